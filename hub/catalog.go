@@ -1,0 +1,633 @@
+package hub
+
+import (
+	"fmt"
+	"sort"
+	"time"
+)
+
+// Kind names a record kind in a Change and in the store's key space.
+type Kind string
+
+// Record kinds.
+const (
+	KindSite       Kind = "site"
+	KindDoor       Kind = "door"
+	KindKey        Kind = "key"
+	KindPerson     Kind = "person"
+	KindGrant      Kind = "grant"
+	KindGuestGrant Kind = "guest_grant"
+	KindKeycard    Kind = "keycard"
+	KindDevice     Kind = "device"
+	KindGuestCode  Kind = "guest_code"
+	KindTour       Kind = "tour"
+	KindAllowlist  Kind = "allowlist"
+)
+
+// Change is the final state of one record after a batch: Value is the
+// record (a *Door, *Grant, ...) or nil when it was deleted. A store
+// persists exactly these.
+type Change struct {
+	Kind  Kind
+	ID    string
+	Value any
+}
+
+// Catalog is the credential set in memory, indexed for decisions. Every
+// Store keeps one consistent with what it persisted. A Catalog is not safe
+// for concurrent use on its own; stores guard it (see Store.View).
+// Records returned by its getters must not be modified.
+type Catalog struct {
+	site *Site
+	loc  *time.Location
+
+	doors       map[string]*Door
+	keys        map[string]*Key
+	people      map[string]*Person
+	emails      map[string]string // normalized email -> person id
+	grants      map[string]*Grant
+	guestGrants map[string]*GuestGrant
+	keycards    map[string]*Keycard
+	devices     map[string]*Device
+	deviceByKey map[string]string // public key bytes -> device id
+	guestCodes  map[string]*GuestCode
+	tours       map[string]*Tour
+	allowlists  map[string]*Allowlist
+
+	// Secondary indexes: owner id -> ids of records referring to it.
+	grantsByPerson map[string][]string
+	guestsByGuest  map[string][]string
+	guestsByHost   map[string][]string
+	cardsByOwner   map[string][]string
+	devicesByOwner map[string][]string
+	codesByHost    map[string][]string
+	codesByCode    map[string][]string // guest code digits -> ids
+	toursByCode    map[string][]string // tour code digits -> ids
+
+	// firstUse holds when each fifteen-minute guest code was first used.
+	// It is local state, not part of the versioned set.
+	firstUse map[string]time.Time
+
+	// gen changes with every change to the set; caches derived from the
+	// catalog key on it.
+	gen uint64
+
+	// undo is non-nil while a batch is applied: the inverse of every
+	// primitive change, to roll the batch back.
+	undo  []func()
+	dirty map[changeKey]any
+}
+
+type changeKey struct {
+	kind Kind
+	id   string
+}
+
+// NewCatalog returns an empty credential set.
+func NewCatalog() *Catalog {
+	return &Catalog{
+		doors: map[string]*Door{}, keys: map[string]*Key{}, people: map[string]*Person{},
+		emails: map[string]string{}, grants: map[string]*Grant{}, guestGrants: map[string]*GuestGrant{},
+		keycards: map[string]*Keycard{}, devices: map[string]*Device{}, deviceByKey: map[string]string{},
+		guestCodes: map[string]*GuestCode{}, tours: map[string]*Tour{}, allowlists: map[string]*Allowlist{},
+		grantsByPerson: map[string][]string{}, guestsByGuest: map[string][]string{},
+		guestsByHost: map[string][]string{}, cardsByOwner: map[string][]string{},
+		devicesByOwner: map[string][]string{}, codesByHost: map[string][]string{},
+		codesByCode: map[string][]string{}, toursByCode: map[string][]string{},
+		firstUse: map[string]time.Time{},
+	}
+}
+
+// Getters. They return nil (or false) when the record does not exist.
+
+func (c *Catalog) Site() *Site                             { return c.site }
+func (c *Catalog) Location() *time.Location                { return c.loc }
+func (c *Catalog) Door(id string) *Door                    { return c.doors[id] }
+func (c *Catalog) Key(id string) *Key                      { return c.keys[id] }
+func (c *Catalog) Person(id string) *Person                { return c.people[id] }
+func (c *Catalog) Grant(id string) *Grant                  { return c.grants[id] }
+func (c *Catalog) GuestGrant(id string) *GuestGrant        { return c.guestGrants[id] }
+func (c *Catalog) Keycard(cardID string) *Keycard          { return c.keycards[cardID] }
+func (c *Catalog) Device(id string) *Device                { return c.devices[id] }
+func (c *Catalog) GuestCode(id string) *GuestCode          { return c.guestCodes[id] }
+func (c *Catalog) Tour(id string) *Tour                    { return c.tours[id] }
+func (c *Catalog) Allowlist(integration string) *Allowlist { return c.allowlists[integration] }
+
+// Generation changes whenever the set changes.
+func (c *Catalog) Generation() uint64 { return c.gen }
+
+// PersonByEmail finds a person by email, case-insensitively.
+func (c *Catalog) PersonByEmail(email string) *Person {
+	return c.people[c.emails[NormalizeEmail(email)]]
+}
+
+// DeviceByPublicKey finds the device registered with a public key.
+func (c *Catalog) DeviceByPublicKey(pub []byte) *Device {
+	return c.devices[c.deviceByKey[string(pub)]]
+}
+
+// GrantsOf returns the grants held by a person.
+func (c *Catalog) GrantsOf(personID string) []*Grant {
+	ids := c.grantsByPerson[personID]
+	out := make([]*Grant, 0, len(ids))
+	for _, id := range ids {
+		out = append(out, c.grants[id])
+	}
+	return out
+}
+
+func (c *Catalog) grantIDsOf(personID string) []string { return c.grantsByPerson[personID] }
+
+// GuestGrantsOf returns the guest grants in which the person is the guest.
+func (c *Catalog) GuestGrantsOf(personID string) []*GuestGrant {
+	return c.guestGrantList(c.guestsByGuest[personID])
+}
+
+// GuestGrantsHostedBy returns the guest grants the person gave.
+func (c *Catalog) GuestGrantsHostedBy(personID string) []*GuestGrant {
+	return c.guestGrantList(c.guestsByHost[personID])
+}
+
+func (c *Catalog) guestGrantList(ids []string) []*GuestGrant {
+	out := make([]*GuestGrant, 0, len(ids))
+	for _, id := range ids {
+		out = append(out, c.guestGrants[id])
+	}
+	return out
+}
+
+// KeycardsOf returns the person's keycards.
+func (c *Catalog) KeycardsOf(personID string) []*Keycard {
+	ids := c.cardsByOwner[personID]
+	out := make([]*Keycard, 0, len(ids))
+	for _, id := range ids {
+		out = append(out, c.keycards[id])
+	}
+	return out
+}
+
+// GuestCodesByCode returns the guest codes with these digits.
+func (c *Catalog) GuestCodesByCode(code string) []*GuestCode {
+	ids := c.codesByCode[code]
+	out := make([]*GuestCode, 0, len(ids))
+	for _, id := range ids {
+		out = append(out, c.guestCodes[id])
+	}
+	return out
+}
+
+// ToursByCode returns the tours with these digits.
+func (c *Catalog) ToursByCode(code string) []*Tour {
+	ids := c.toursByCode[code]
+	out := make([]*Tour, 0, len(ids))
+	for _, id := range ids {
+		out = append(out, c.tours[id])
+	}
+	return out
+}
+
+// FirstUse reports when a fifteen-minute guest code was first used.
+func (c *Catalog) FirstUse(codeID string) (time.Time, bool) {
+	t, ok := c.firstUse[codeID]
+	return t, ok
+}
+
+// SetFirstUse records the first use of a guest code (local state).
+func (c *Catalog) SetFirstUse(codeID string, t time.Time) { c.firstUse[codeID] = t }
+
+// Counts is how many records of each kind the set holds.
+type Counts struct {
+	Doors       int `json:"doors"`
+	Keys        int `json:"keys"`
+	People      int `json:"people"`
+	Grants      int `json:"grants"`
+	GuestGrants int `json:"guest_grants"`
+	Keycards    int `json:"keycards"`
+	Devices     int `json:"devices"`
+	GuestCodes  int `json:"guest_codes"`
+	Tours       int `json:"tours"`
+}
+
+// Counts returns the number of records of each kind.
+func (c *Catalog) Counts() Counts {
+	return Counts{
+		Doors: len(c.doors), Keys: len(c.keys), People: len(c.people), Grants: len(c.grants),
+		GuestGrants: len(c.guestGrants), Keycards: len(c.keycards), Devices: len(c.devices),
+		GuestCodes: len(c.guestCodes), Tours: len(c.tours),
+	}
+}
+
+// Doors returns every door sorted by id.
+func (c *Catalog) Doors() []*Door {
+	out := make([]*Door, 0, len(c.doors))
+	for _, d := range c.doors {
+		out = append(out, d)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// Records calls fn for every record in dependency order (site, doors,
+// keys, people, then what refers to them), as the ops of a snapshot.
+func (c *Catalog) Records(fn func(Op) error) error {
+	if c.site != nil {
+		if err := fn(Op{Type: OpPutSite, Site: c.site}); err != nil {
+			return err
+		}
+	}
+	emit := func(ids []string, op func(id string) Op) error {
+		sort.Strings(ids)
+		for _, id := range ids {
+			if err := fn(op(id)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	steps := []struct {
+		ids []string
+		op  func(string) Op
+	}{
+		{mapKeys(c.doors), func(id string) Op { return Op{Type: OpPutDoor, Door: c.doors[id]} }},
+		{mapKeys(c.keys), func(id string) Op { return Op{Type: OpPutKey, Key: c.keys[id]} }},
+		{mapKeys(c.people), func(id string) Op { return Op{Type: OpPutPerson, Person: c.people[id]} }},
+		{mapKeys(c.grants), func(id string) Op { return Op{Type: OpPutGrant, Grant: c.grants[id]} }},
+		{mapKeys(c.guestGrants), func(id string) Op { return Op{Type: OpPutGuestGrant, GuestGrant: c.guestGrants[id]} }},
+		{mapKeys(c.keycards), func(id string) Op { return Op{Type: OpPutKeycard, Keycard: c.keycards[id]} }},
+		{mapKeys(c.devices), func(id string) Op { return Op{Type: OpPutDevice, Device: c.devices[id]} }},
+		{mapKeys(c.guestCodes), func(id string) Op { return Op{Type: OpPutGuestCode, GuestCode: c.guestCodes[id]} }},
+		{mapKeys(c.tours), func(id string) Op { return Op{Type: OpPutTour, Tour: c.tours[id]} }},
+		{mapKeys(c.allowlists), func(id string) Op { return Op{Type: OpPutAllowlist, Allowlist: c.allowlists[id]} }},
+	}
+	for _, s := range steps {
+		if err := emit(s.ids, s.op); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func mapKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+// Apply applies ops atomically: either all of them, returning the final
+// state of every record they touched, or none, returning why. site is the
+// site the ops are for (a batch's Site).
+func (c *Catalog) Apply(site string, ops []Op) ([]Change, error) {
+	if c.site != nil && c.site.ID != site {
+		return nil, fmt.Errorf("%w: the set belongs to site %q, the ops to %q", ErrWrongSite, c.site.ID, site)
+	}
+	c.undo = c.undo[:0]
+	c.dirty = map[changeKey]any{}
+	defer func() { c.undo, c.dirty = nil, nil }()
+	for i := range ops {
+		if err := ops[i].Validate(); err != nil {
+			c.rollback()
+			return nil, fmt.Errorf("ops[%d] (%s): %w", i, ops[i].Type, err)
+		}
+		if err := c.apply(site, &ops[i]); err != nil {
+			c.rollback()
+			return nil, fmt.Errorf("ops[%d] (%s): %w", i, ops[i].Type, err)
+		}
+	}
+	changes := make([]Change, 0, len(c.dirty))
+	for k, v := range c.dirty {
+		changes = append(changes, Change{Kind: k.kind, ID: k.id, Value: v})
+	}
+	sort.Slice(changes, func(i, j int) bool {
+		if changes[i].Kind != changes[j].Kind {
+			return changes[i].Kind < changes[j].Kind
+		}
+		return changes[i].ID < changes[j].ID
+	})
+	c.gen++
+	return changes, nil
+}
+
+// Load fills an empty catalog from a snapshot's ops (puts only).
+func (c *Catalog) Load(site string, ops []Op) error {
+	for i := range ops {
+		if _, ok := putField[ops[i].Type]; !ok {
+			return fmt.Errorf("ops[%d]: %w", i, invalid("op", string(ops[i].Type), "a snapshot holds only put ops"))
+		}
+	}
+	_, err := c.Apply(site, ops)
+	return err
+}
+
+func (c *Catalog) rollback() {
+	undo := c.undo
+	c.undo, c.dirty = nil, nil // the inverses record nothing themselves
+	for i := len(undo) - 1; i >= 0; i-- {
+		undo[i]()
+	}
+}
+
+func (c *Catalog) apply(site string, o *Op) error {
+	switch o.Type {
+	case OpPutSite:
+		if o.Site.ID != site {
+			return fmt.Errorf("%w: site.id %q in a batch for site %q", ErrWrongSite, o.Site.ID, site)
+		}
+		if err := c.checkCodeLengths(o.Site.DoorcodeLength); err != nil {
+			return err
+		}
+		c.setSite(cloneSite(o.Site))
+	case OpPutDoor:
+		d := *o.Door
+		c.setDoor(d.ID, &d)
+	case OpDeleteDoor:
+		if c.doors[o.ID] == nil {
+			return notFound("door", o.ID)
+		}
+		for _, k := range c.sortedKeys() {
+			if k.HasDoor(o.ID) {
+				nk := *k
+				nk.Doors = removeString(k.Doors, o.ID)
+				c.setKey(nk.ID, &nk)
+			}
+		}
+		c.setDoor(o.ID, nil)
+	case OpPutKey:
+		for i, d := range o.Key.Doors {
+			if c.doors[d] == nil {
+				return fmt.Errorf("key.doors[%d]: %w", i, notFound("door", d))
+			}
+		}
+		k := *o.Key
+		k.Doors = append([]string(nil), o.Key.Doors...)
+		c.setKey(k.ID, &k)
+	case OpDeleteKey:
+		return c.deleteKey(o.ID)
+	case OpPutPerson:
+		email := NormalizeEmail(o.Person.Email)
+		if other, ok := c.emails[email]; ok && other != o.Person.ID {
+			return fmt.Errorf("%w: person.email already belongs to person %q", ErrConflict, other)
+		}
+		p := *o.Person
+		c.setPerson(p.ID, &p)
+	case OpRevokePerson:
+		if c.people[o.ID] == nil {
+			return notFound("person", o.ID)
+		}
+		c.revoke(o.ID)
+	case OpDeletePerson:
+		if c.people[o.ID] == nil {
+			return notFound("person", o.ID)
+		}
+		c.revoke(o.ID)
+		for _, id := range append([]string(nil), c.guestsByGuest[o.ID]...) {
+			c.setGuestGrant(id, nil)
+		}
+		for _, id := range append([]string(nil), c.cardsByOwner[o.ID]...) {
+			c.setKeycard(id, nil)
+		}
+		for _, id := range append([]string(nil), c.devicesByOwner[o.ID]...) {
+			c.setDevice(id, nil)
+		}
+		c.setPerson(o.ID, nil)
+	case OpPutGrant:
+		g := *o.Grant
+		if c.people[g.PersonID] == nil {
+			return fmt.Errorf("grant.person_id: %w", notFound("person", g.PersonID))
+		}
+		if c.keys[g.KeyID] == nil {
+			return fmt.Errorf("grant.key_id: %w", notFound("key", g.KeyID))
+		}
+		if g.Expires != nil {
+			e := *g.Expires
+			g.Expires = &e
+		}
+		c.setGrant(g.ID, &g)
+	case OpDeleteGrant:
+		if c.grants[o.ID] == nil {
+			return notFound("grant", o.ID)
+		}
+		c.setGrant(o.ID, nil)
+	case OpPutGuestGrant:
+		g := *o.GuestGrant
+		if c.people[g.HostID] == nil {
+			return fmt.Errorf("guest_grant.host_id: %w", notFound("person", g.HostID))
+		}
+		if g.GuestID != "" && c.people[g.GuestID] == nil {
+			return fmt.Errorf("guest_grant.guest_id: %w", notFound("person", g.GuestID))
+		}
+		if c.keys[g.KeyID] == nil {
+			return fmt.Errorf("guest_grant.key_id: %w", notFound("key", g.KeyID))
+		}
+		if g.Expires != nil {
+			e := *g.Expires
+			g.Expires = &e
+		}
+		c.setGuestGrant(g.ID, &g)
+	case OpDeleteGuestGrant:
+		if c.guestGrants[o.ID] == nil {
+			return notFound("guest grant", o.ID)
+		}
+		c.setGuestGrant(o.ID, nil)
+	case OpPutKeycard:
+		k := *o.Keycard
+		if c.people[k.OwnerID] == nil {
+			return fmt.Errorf("keycard.owner_id: %w", notFound("person", k.OwnerID))
+		}
+		c.setKeycard(k.CardID, &k)
+	case OpDeleteKeycard:
+		if c.keycards[o.ID] == nil {
+			return fmt.Errorf("%w: keycard", ErrNotFound) // never echo a card id
+		}
+		c.setKeycard(o.ID, nil)
+	case OpPutDevice:
+		d := *o.Device
+		if c.people[d.OwnerID] == nil {
+			return fmt.Errorf("device.owner_id: %w", notFound("person", d.OwnerID))
+		}
+		if other, ok := c.deviceByKey[string(d.PublicKey)]; ok && other != d.ID {
+			return fmt.Errorf("%w: device.public_key already registered as device %q", ErrConflict, other)
+		}
+		d.PublicKey = append([]byte(nil), o.Device.PublicKey...)
+		c.setDevice(d.ID, &d)
+	case OpDeleteDevice:
+		if c.devices[o.ID] == nil {
+			return notFound("device", o.ID)
+		}
+		c.setDevice(o.ID, nil)
+	case OpPutGuestCode:
+		g := *o.GuestCode
+		if c.people[g.HostID] == nil {
+			return fmt.Errorf("guest_code.host_id: %w", notFound("person", g.HostID))
+		}
+		if c.keys[g.KeyID] == nil {
+			return fmt.Errorf("guest_code.key_id: %w", notFound("key", g.KeyID))
+		}
+		if err := c.checkCodeLength("guest_code.code", g.Code); err != nil {
+			return err
+		}
+		if g.Expires != nil {
+			e := *g.Expires
+			g.Expires = &e
+		}
+		c.setGuestCode(g.ID, &g)
+	case OpDeleteGuestCode:
+		if c.guestCodes[o.ID] == nil {
+			return notFound("guest code", o.ID)
+		}
+		c.setGuestCode(o.ID, nil)
+	case OpPutTour:
+		t := *o.Tour
+		for i, k := range t.Keys {
+			if c.keys[k] == nil {
+				return fmt.Errorf("tour.keys[%d]: %w", i, notFound("key", k))
+			}
+		}
+		if err := c.checkCodeLength("tour.code", t.Code); err != nil {
+			return err
+		}
+		t.Keys = append([]string(nil), o.Tour.Keys...)
+		c.setTour(t.ID, &t)
+	case OpDeleteTour:
+		if c.tours[o.ID] == nil {
+			return notFound("tour", o.ID)
+		}
+		c.setTour(o.ID, nil)
+	case OpPutAllowlist:
+		for i, k := range o.Allowlist.Keys {
+			if c.keys[k] == nil {
+				return fmt.Errorf("allowlist.keys[%d]: %w", i, notFound("key", k))
+			}
+		}
+		a := Allowlist{Integration: o.Allowlist.Integration, Keys: append([]string(nil), o.Allowlist.Keys...)}
+		c.setAllowlist(a.Integration, &a)
+	case OpDeleteAllowlist:
+		if c.allowlists[o.ID] == nil {
+			return notFound("allowlist", o.ID)
+		}
+		c.setAllowlist(o.ID, nil)
+	default:
+		return invalid("op", string(o.Type), "unknown operation")
+	}
+	return nil
+}
+
+func (c *Catalog) checkCodeLength(field, code string) error {
+	if c.site == nil {
+		return fmt.Errorf("%w: %s: the site must be set before codes", ErrConflict, field)
+	}
+	if len(code) != c.site.DoorcodeLength {
+		return invalid(field, nil, fmt.Sprintf("must have the site's doorcode length %d", c.site.DoorcodeLength))
+	}
+	return nil
+}
+
+// checkCodeLengths refuses a site change of doorcode length while explicit
+// codes of another length exist.
+func (c *Catalog) checkCodeLengths(n int) error {
+	for id, g := range c.guestCodes {
+		if len(g.Code) != n {
+			return fmt.Errorf("%w: site.doorcode_length %d: guest code %q has another length", ErrConflict, n, id)
+		}
+	}
+	for id, t := range c.tours {
+		if len(t.Code) != n {
+			return fmt.Errorf("%w: site.doorcode_length %d: tour %q has another length", ErrConflict, n, id)
+		}
+	}
+	return nil
+}
+
+func (c *Catalog) deleteKey(id string) error {
+	if c.keys[id] == nil {
+		return notFound("key", id)
+	}
+	for _, g := range sortedValues(c.grants) {
+		if g.KeyID == id {
+			c.setGrant(g.ID, nil)
+		}
+	}
+	for _, g := range sortedValues(c.guestGrants) {
+		if g.KeyID == id {
+			c.setGuestGrant(g.ID, nil)
+		}
+	}
+	for _, g := range sortedValues(c.guestCodes) {
+		if g.KeyID == id {
+			c.setGuestCode(g.ID, nil)
+		}
+	}
+	for _, t := range sortedValues(c.tours) {
+		if containsString(t.Keys, id) {
+			nt := *t
+			nt.Keys = removeString(t.Keys, id)
+			if len(nt.Keys) == 0 {
+				c.setTour(t.ID, nil)
+			} else {
+				c.setTour(t.ID, &nt)
+			}
+		}
+	}
+	for _, a := range sortedValues(c.allowlists) {
+		if containsString(a.Keys, id) {
+			na := *a
+			na.Keys = removeString(a.Keys, id)
+			c.setAllowlist(a.Integration, &na)
+		}
+	}
+	c.setKey(id, nil)
+	return nil
+}
+
+// revoke removes every grant of a person and every guest access they gave.
+func (c *Catalog) revoke(personID string) {
+	for _, id := range append([]string(nil), c.grantsByPerson[personID]...) {
+		c.setGrant(id, nil)
+	}
+	for _, id := range append([]string(nil), c.guestsByHost[personID]...) {
+		c.setGuestGrant(id, nil)
+	}
+	for _, id := range append([]string(nil), c.codesByHost[personID]...) {
+		c.setGuestCode(id, nil)
+	}
+}
+
+func (c *Catalog) sortedKeys() []*Key { return sortedValues(c.keys) }
+
+func sortedValues[V any](m map[string]*V) []*V {
+	ids := mapKeys(m)
+	sort.Strings(ids)
+	out := make([]*V, len(ids))
+	for i, id := range ids {
+		out[i] = m[id]
+	}
+	return out
+}
+
+func notFound(kind, id string) error { return fmt.Errorf("%w: %s %q", ErrNotFound, kind, id) }
+
+func containsString(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+func removeString(list []string, s string) []string {
+	out := make([]string, 0, len(list))
+	for _, v := range list {
+		if v != s {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+func cloneSite(s *Site) *Site {
+	n := *s
+	n.DoorcodeSecret = append([]byte(nil), s.DoorcodeSecret...)
+	return &n
+}

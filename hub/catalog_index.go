@@ -1,0 +1,169 @@
+package hub
+
+import "time"
+
+// The primitives below are the only code that writes the catalog's maps.
+// Each keeps the secondary indexes right, marks the record dirty and, while
+// a batch is applied, records its own inverse for rollback.
+
+func (c *Catalog) record(kind Kind, id string, v any, undo func()) {
+	if c.dirty != nil {
+		c.dirty[changeKey{kind, id}] = v
+		c.undo = append(c.undo, undo)
+	}
+}
+
+func (c *Catalog) setSite(s *Site) {
+	old := c.site
+	c.record(KindSite, "", s, func() { c.setSite(old) })
+	c.site = s
+	c.loc = nil
+	if s != nil {
+		// Validate has loaded the zone once already; this cannot fail.
+		c.loc, _ = time.LoadLocation(s.TimeZone)
+	}
+}
+
+func (c *Catalog) setDoor(id string, d *Door) {
+	old := c.doors[id]
+	c.record(KindDoor, id, d, func() { c.setDoor(id, old) })
+	setOrDelete(c.doors, id, d)
+}
+
+func (c *Catalog) setKey(id string, k *Key) {
+	old := c.keys[id]
+	c.record(KindKey, id, k, func() { c.setKey(id, old) })
+	setOrDelete(c.keys, id, k)
+}
+
+func (c *Catalog) setPerson(id string, p *Person) {
+	old := c.people[id]
+	c.record(KindPerson, id, p, func() { c.setPerson(id, old) })
+	if old != nil {
+		delete(c.emails, NormalizeEmail(old.Email))
+	}
+	if p != nil {
+		c.emails[NormalizeEmail(p.Email)] = id
+	}
+	setOrDelete(c.people, id, p)
+}
+
+func (c *Catalog) setGrant(id string, g *Grant) {
+	old := c.grants[id]
+	c.record(KindGrant, id, g, func() { c.setGrant(id, old) })
+	if old != nil {
+		unindex(c.grantsByPerson, old.PersonID, id)
+	}
+	if g != nil {
+		index(c.grantsByPerson, g.PersonID, id)
+	}
+	setOrDelete(c.grants, id, g)
+}
+
+func (c *Catalog) setGuestGrant(id string, g *GuestGrant) {
+	old := c.guestGrants[id]
+	c.record(KindGuestGrant, id, g, func() { c.setGuestGrant(id, old) })
+	if old != nil {
+		unindex(c.guestsByHost, old.HostID, id)
+		if old.GuestID != "" {
+			unindex(c.guestsByGuest, old.GuestID, id)
+		}
+	}
+	if g != nil {
+		index(c.guestsByHost, g.HostID, id)
+		if g.GuestID != "" {
+			index(c.guestsByGuest, g.GuestID, id)
+		}
+	}
+	setOrDelete(c.guestGrants, id, g)
+}
+
+func (c *Catalog) setKeycard(cardID string, k *Keycard) {
+	old := c.keycards[cardID]
+	c.record(KindKeycard, cardID, k, func() { c.setKeycard(cardID, old) })
+	if old != nil {
+		unindex(c.cardsByOwner, old.OwnerID, cardID)
+	}
+	if k != nil {
+		index(c.cardsByOwner, k.OwnerID, cardID)
+	}
+	setOrDelete(c.keycards, cardID, k)
+}
+
+func (c *Catalog) setDevice(id string, d *Device) {
+	old := c.devices[id]
+	c.record(KindDevice, id, d, func() { c.setDevice(id, old) })
+	if old != nil {
+		unindex(c.devicesByOwner, old.OwnerID, id)
+		delete(c.deviceByKey, string(old.PublicKey))
+	}
+	if d != nil {
+		index(c.devicesByOwner, d.OwnerID, id)
+		c.deviceByKey[string(d.PublicKey)] = id
+	}
+	setOrDelete(c.devices, id, d)
+}
+
+func (c *Catalog) setGuestCode(id string, g *GuestCode) {
+	old := c.guestCodes[id]
+	c.record(KindGuestCode, id, g, func() { c.setGuestCode(id, old) })
+	if old != nil {
+		unindex(c.codesByHost, old.HostID, id)
+		unindex(c.codesByCode, old.Code, id)
+	}
+	if g != nil {
+		index(c.codesByHost, g.HostID, id)
+		index(c.codesByCode, g.Code, id)
+	}
+	setOrDelete(c.guestCodes, id, g)
+}
+
+func (c *Catalog) setTour(id string, t *Tour) {
+	old := c.tours[id]
+	c.record(KindTour, id, t, func() { c.setTour(id, old) })
+	if old != nil {
+		unindex(c.toursByCode, old.Code, id)
+	}
+	if t != nil {
+		index(c.toursByCode, t.Code, id)
+	}
+	setOrDelete(c.tours, id, t)
+}
+
+func (c *Catalog) setAllowlist(integration string, a *Allowlist) {
+	old := c.allowlists[integration]
+	c.record(KindAllowlist, integration, a, func() { c.setAllowlist(integration, old) })
+	setOrDelete(c.allowlists, integration, a)
+}
+
+func setOrDelete[V any](m map[string]*V, id string, v *V) {
+	if v == nil {
+		delete(m, id)
+		return
+	}
+	m[id] = v
+}
+
+func index(m map[string][]string, owner, id string) {
+	for _, v := range m[owner] {
+		if v == id {
+			return
+		}
+	}
+	m[owner] = append(m[owner], id)
+}
+
+func unindex(m map[string][]string, owner, id string) {
+	list := m[owner]
+	for i, v := range list {
+		if v == id {
+			list = append(list[:i:i], list[i+1:]...)
+			break
+		}
+	}
+	if len(list) == 0 {
+		delete(m, owner)
+		return
+	}
+	m[owner] = list
+}
