@@ -32,9 +32,12 @@ type FloorStore interface {
 
 // ClockOptions configures a Clock.
 type ClockOptions struct {
-	// System reads the system clock; time.Now when nil. Its readings must
-	// carry a monotonic component for elapsed time to be measured.
+	// System reads the system (wall) clock; time.Now when nil.
 	System func() time.Time
+	// Monotonic reads a clock that only moves forward at the rate of real
+	// time, whatever happens to the wall clock; the process's monotonic
+	// clock when nil.
+	Monotonic func() time.Duration
 	// Floor persists the floor; nil keeps it in memory only.
 	Floor FloorStore
 	// UntrustedMargin: while the clock is untrusted, a time-limited grant
@@ -64,25 +67,30 @@ type Clock struct {
 	opts ClockOptions
 
 	mu        sync.Mutex
-	floor     time.Time // last good time, at floorRef
-	floorRef  time.Time // system reading (with monotonic) when floor was set
+	floor     time.Time     // last good time, at floorRef
+	floorRef  time.Duration // monotonic reading when floor was set
 	source    TimeSource
 	since     time.Time // trusted time when the source was first trusted
 	trustWall time.Time // trusted time at trustRef (cloud, locks)
-	trustRef  time.Time
+	trustRef  time.Duration
 	ntp       bool
+	holdover  bool // NTP sync lost: time carried on from the last synced reading
 	locks     map[string]lockReading
 }
 
 type lockReading struct {
 	lockClock time.Time
-	at        time.Time // system reading when it was observed
+	at        time.Duration // monotonic reading when it was observed
 }
 
 // NewClock loads the floor and returns an untrusted clock.
 func NewClock(opts ClockOptions) (*Clock, error) {
 	if opts.System == nil {
 		opts.System = time.Now
+	}
+	if opts.Monotonic == nil {
+		start := time.Now()
+		opts.Monotonic = func() time.Duration { return time.Since(start) }
 	}
 	if opts.UntrustedMargin == 0 {
 		opts.UntrustedMargin = DefaultUntrustedMargin
@@ -97,7 +105,7 @@ func NewClock(opts ClockOptions) (*Clock, error) {
 		opts.LockFreshness = 15 * time.Minute
 	}
 	c := &Clock{opts: opts, locks: map[string]lockReading{}}
-	c.floorRef = opts.System()
+	c.floorRef = opts.Monotonic()
 	if opts.Floor != nil {
 		f, err := opts.Floor.LoadFloor()
 		if err != nil {
@@ -121,16 +129,11 @@ func (c *Clock) Now() Now {
 }
 
 func (c *Clock) nowLocked() Now {
-	sys := c.opts.System()
-	floor := c.floorAt(sys)
-	var t time.Time
-	switch c.source {
-	case SourceNTP:
-		t = sys
-	case SourceCloud, SourceLocks:
-		t = c.trustWall.Add(sys.Sub(c.trustRef))
-	default:
-		t = sys
+	sys, mono := c.opts.System(), c.opts.Monotonic()
+	floor := c.floorAt(mono)
+	t := sys
+	if c.source == SourceCloud || c.source == SourceLocks || c.holdover {
+		t = c.trustWall.Add(mono - c.trustRef)
 	}
 	if t.Before(floor) {
 		t = floor
@@ -139,11 +142,11 @@ func (c *Clock) nowLocked() Now {
 }
 
 // floorAt is the floor moved on by the monotonic time since it was set.
-func (c *Clock) floorAt(sys time.Time) time.Time {
+func (c *Clock) floorAt(mono time.Duration) time.Time {
 	if c.floor.IsZero() {
 		return c.floor
 	}
-	elapsed := sys.Sub(c.floorRef)
+	elapsed := mono - c.floorRef
 	if elapsed < 0 {
 		elapsed = 0
 	}
@@ -164,11 +167,12 @@ func (c *Clock) SetNTPSynchronized(ok bool) {
 		return
 	}
 	if c.source == SourceNTP {
-		// Fall back to the last trusted time carried on by the monotonic
-		// clock: a lost NTP sync does not make the time wrong at once.
-		now := c.opts.System()
-		c.source = SourceCloud
-		c.trustWall, c.trustRef = now, now
+		// Carry the last synchronised time on by the monotonic clock: a
+		// lost NTP sync does not make the time wrong at once, and a wall
+		// clock set by hand afterwards does not move it.
+		now := c.nowLocked().Time
+		c.holdover = true
+		c.trustWall, c.trustRef = now, c.opts.Monotonic()
 	}
 }
 
@@ -177,8 +181,8 @@ func (c *Clock) SetNTPSynchronized(ok bool) {
 func (c *Clock) TrustCloudTime(t time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.source == SourceNTP {
-		return // NTP is preferred
+	if c.source == SourceNTP && !c.holdover {
+		return // a synchronised system clock is preferred
 	}
 	c.trust(SourceCloud, t)
 }
@@ -189,14 +193,14 @@ func (c *Clock) TrustCloudTime(t time.Time) {
 func (c *Clock) ObserveLockClock(lockID string, lockClock time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	sys := c.opts.System()
-	c.locks[lockID] = lockReading{lockClock: lockClock, at: sys}
+	mono := c.opts.Monotonic()
+	c.locks[lockID] = lockReading{lockClock: lockClock, at: mono}
 	if c.source == SourceNTP || c.source == SourceCloud {
 		return
 	}
 	var now []time.Time // each lock's clock carried on to this moment
 	for id, r := range c.locks {
-		age := sys.Sub(r.at)
+		age := mono - r.at
 		if age > c.opts.LockFreshness {
 			delete(c.locks, id)
 			continue
@@ -220,18 +224,18 @@ func (c *Clock) ObserveLockClock(lockID string, lockClock time.Time) {
 }
 
 func (c *Clock) trust(src TimeSource, t time.Time) {
-	sys := c.opts.System()
+	mono := c.opts.Monotonic()
 	if src == SourceNTP {
-		t = sys
+		t = c.opts.System()
 	}
 	if c.source != src || c.since.IsZero() {
 		c.since = t
 	}
-	c.source = src
-	c.trustWall, c.trustRef = t, sys
+	c.source, c.holdover = src, false
+	c.trustWall, c.trustRef = t, mono
 	// A trusted time is a good time: raise the floor to it.
-	if t.After(c.floorAt(sys)) {
-		c.floor, c.floorRef = t, sys
+	if t.After(c.floorAt(mono)) {
+		c.floor, c.floorRef = t, mono
 	}
 }
 
@@ -241,8 +245,8 @@ func (c *Clock) Distrust() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	now := c.nowLocked().Time
-	c.floor, c.floorRef = now, c.opts.System()
-	c.source, c.since, c.ntp = SourceNone, time.Time{}, false
+	c.floor, c.floorRef = now, c.opts.Monotonic()
+	c.source, c.since, c.ntp, c.holdover = SourceNone, time.Time{}, false, false
 }
 
 // PersistFloor saves the current good time as the floor. Call it
@@ -250,11 +254,11 @@ func (c *Clock) Distrust() {
 // old floor moved on by elapsed time, never the untrusted system clock.
 func (c *Clock) PersistFloor() error {
 	c.mu.Lock()
-	sys := c.opts.System()
-	good := c.floorAt(sys)
+	mono := c.opts.Monotonic()
+	good := c.floorAt(mono)
 	if c.source != SourceNone {
 		good = c.nowLocked().Time
-		c.floor, c.floorRef = good, sys
+		c.floor, c.floorRef = good, mono
 	}
 	c.mu.Unlock()
 	if c.opts.Floor == nil || good.IsZero() {
@@ -280,10 +284,13 @@ func (c *Clock) Status() ClockStatus {
 	defer c.mu.Unlock()
 	n := c.nowLocked()
 	st := ClockStatus{Now: n.Time, Trusted: n.Trusted, Source: c.source, Since: c.since,
-		Floor: c.floorAt(c.opts.System()), Margin: c.opts.UntrustedMargin.String()}
+		Floor: c.floorAt(c.opts.Monotonic()), Margin: c.opts.UntrustedMargin.String()}
 	switch c.source {
 	case SourceNTP:
 		st.Reason = "system clock synchronised by NTP"
+		if c.holdover {
+			st.Reason = "NTP sync lost; carrying the last synchronised time on the monotonic clock"
+		}
 	case SourceCloud:
 		st.Reason = "signed time from the cloud"
 	case SourceLocks:
