@@ -195,6 +195,22 @@ func (c *Catalog) FirstUse(codeID string) (time.Time, bool) {
 // SetFirstUse records the first use of a guest code (local state).
 func (c *Catalog) SetFirstUse(codeID string, t time.Time) { c.firstUse[codeID] = t }
 
+// Supersede prepares c to take old's place in a store (a committed
+// snapshot, a set reloaded from disk): c keeps old's first uses of the
+// guest codes it still holds, and its generation moves past old's so that
+// caches keyed on Generation (the daily code holders) are rebuilt. Stores
+// outside this package cannot do either without it.
+func (c *Catalog) Supersede(old *Catalog) {
+	for id, t := range old.firstUse {
+		if _, ok := c.firstUse[id]; !ok && c.guestCodes[id] != nil {
+			c.firstUse[id] = t
+		}
+	}
+	if c.gen <= old.gen {
+		c.gen = old.gen + 1
+	}
+}
+
 // Counts is how many records of each kind the set holds.
 type Counts struct {
 	Doors       int `json:"doors"`
@@ -403,6 +419,9 @@ func (c *Catalog) apply(site string, o *Op) error {
 			e := *g.Expires
 			g.Expires = &e
 		}
+		// Share the referents' id strings: records decoded from JSON
+		// carry their own copies, a few bytes each across a whole site.
+		g.PersonID, g.KeyID, g.Method = c.people[g.PersonID].ID, c.keys[g.KeyID].ID, internMethod(g.Method)
 		c.setGrant(g.ID, &g)
 	case OpDeleteGrant:
 		if c.grants[o.ID] == nil {
@@ -435,6 +454,7 @@ func (c *Catalog) apply(site string, o *Op) error {
 		if c.people[k.OwnerID] == nil {
 			return fmt.Errorf("keycard.owner_id: %w", notFound("person", k.OwnerID))
 		}
+		k.OwnerID = c.people[k.OwnerID].ID
 		c.setKeycard(k.CardID, &k)
 	case OpDeleteKeycard:
 		if c.keycards[o.ID] == nil {
@@ -624,6 +644,16 @@ func removeString(list []string, s string) []string {
 		}
 	}
 	return out
+}
+
+func internMethod(m AccessMethod) AccessMethod {
+	switch m {
+	case MethodApp:
+		return MethodApp
+	case MethodDoorcode:
+		return MethodDoorcode
+	}
+	return m
 }
 
 func cloneSite(s *Site) *Site {
