@@ -171,12 +171,7 @@ func (s *memSnapshot) Commit() error {
 		return fmt.Errorf("%w: snapshot version %d, store at %d", ErrStaleBatch, s.version, s.m.version)
 	}
 	// First uses of codes that survive the swap are kept.
-	for id, t := range s.m.cat.firstUse {
-		if s.cat.GuestCode(id) != nil {
-			s.cat.SetFirstUse(id, t)
-		}
-	}
-	s.cat.gen = s.m.cat.gen + 1
+	s.cat.Supersede(s.m.cat)
 	s.m.cat, s.m.version = s.cat, s.version
 	return nil
 }
@@ -187,7 +182,7 @@ func (s *memSnapshot) Abort() { s.err = fmt.Errorf("snapshot aborted") }
 func (m *MemStore) RecordFirstUse(codeID string, at time.Time) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if _, ok := m.cat.FirstUse(codeID); !ok && m.cat.GuestCode(codeID) != nil {
+	if u, ok := m.cat.FirstUse(codeID); (!ok || at.Before(u)) && m.cat.GuestCode(codeID) != nil {
 		m.cat.SetFirstUse(codeID, at)
 	}
 	return nil
