@@ -2,6 +2,7 @@ package hub
 
 import (
 	"fmt"
+	"reflect"
 	"sort"
 	"time"
 )
@@ -313,6 +314,11 @@ func (c *Catalog) Apply(site string, ops []Op) ([]Change, error) {
 	}
 	changes := make([]Change, 0, len(c.dirty))
 	for k, v := range c.dirty {
+		// The primitives record a deletion as a typed nil pointer; Change
+		// promises a plain nil.
+		if rv := reflect.ValueOf(v); rv.Kind() == reflect.Pointer && rv.IsNil() {
+			v = nil
+		}
 		changes = append(changes, Change{Kind: k.kind, ID: k.id, Value: v})
 	}
 	sort.Slice(changes, func(i, j int) bool {
