@@ -1002,7 +1002,7 @@ func (s *suite) testReopen(t *testing.T) {
 			hub.Op{Type: hub.OpPutPerson, Person: &hub.Person{ID: id, Email: id + "@example.com"}},
 			hub.Op{Type: hub.OpPutKeycard, Keycard: &hub.Keycard{CardID: fmt.Sprintf("%08x", i+1), OwnerID: id, Active: i%3 != 0}},
 			hub.Op{Type: hub.OpPutGrant, Grant: &hub.Grant{ID: "g-" + id, PersonID: id, KeyID: "k-101", StartsAt: T0,
-				Expires: ptr(at(time.Duration(i) * time.Hour)), Method: hub.MethodApp}},
+				Expires: ptr(at(time.Duration(i+1) * time.Hour)), Method: hub.MethodApp}},
 		))
 		v++
 		if i%4 == 3 {

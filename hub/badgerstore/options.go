@@ -1,0 +1,141 @@
+package badgerstore
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+	"github.com/dgraph-io/badger/v4/options"
+)
+
+// Options tunes the store. DefaultOptions is sized for a Raspberry Pi with
+// 1 GB of memory, including 32-bit ARM where every mmap counts against a
+// 3 GB address space; docs/store.md says what each costs.
+type Options struct {
+	// Logger receives the store's and Badger's warnings and errors
+	// (Badger's info and debug lines go to slog's debug level). Nil:
+	// slog.Default().
+	Logger *slog.Logger
+
+	// MemTableSize is the size of one memtable (an arena in memory plus a
+	// write-ahead file mmapped at twice the size). It also bounds one
+	// Badger transaction to 15% of it: larger batches go through the
+	// journal (docs/store.md).
+	MemTableSize int64
+	// NumMemtables is how many memtables may exist at once (the mutable
+	// one and those waiting to be flushed) before writes stall.
+	NumMemtables int
+	// BlockCacheSize caches decompressed table blocks. Decisions never read
+	// Badger, so it only serves loads and point reads.
+	BlockCacheSize int64
+	// IndexCacheSize bounds the table indexes and Bloom filters kept in
+	// memory; zero would keep all of them.
+	IndexCacheSize int64
+	// ValueLogFileSize is the size of one value log file. Badger mmaps a
+	// value log file at twice this size, so it must stay small on 32-bit
+	// ARM.
+	ValueLogFileSize int64
+	// ValueThreshold: values at least this large go to the value log,
+	// smaller ones stay in the LSM tree. Records are a few hundred bytes
+	// and stay in the tree; journal chunks go to the value log.
+	ValueThreshold int64
+	// NumCompactors is how many compaction goroutines run (at least 2).
+	NumCompactors int
+	// Compression of table blocks. JSON records shrink about 3x with
+	// Snappy, which saves SD card writes and mmapped pages.
+	Compression options.CompressionType
+
+	// GCInterval is how often the value log garbage collector runs.
+	GCInterval time.Duration
+	// GCDiscardRatio: a value log file is rewritten when at least this
+	// share of it is garbage.
+	GCDiscardRatio float64
+}
+
+// DefaultOptions returns the options for a 1 GB Raspberry Pi.
+func DefaultOptions() Options {
+	return Options{
+		MemTableSize:     8 << 20,
+		NumMemtables:     2,
+		BlockCacheSize:   4 << 20,
+		IndexCacheSize:   4 << 20,
+		ValueLogFileSize: 64 << 20,
+		ValueThreshold:   1 << 10,
+		NumCompactors:    2,
+		Compression:      options.Snappy,
+		GCInterval:       10 * time.Minute,
+		GCDiscardRatio:   0.5,
+	}
+}
+
+// Validate checks the options, naming the field that is wrong.
+func (o Options) Validate() error {
+	switch {
+	case o.MemTableSize < 1<<20:
+		return fmt.Errorf("badgerstore: options: MemTableSize %d: at least 1 MiB", o.MemTableSize)
+	case o.NumMemtables < 1:
+		return fmt.Errorf("badgerstore: options: NumMemtables %d: at least 1", o.NumMemtables)
+	case o.BlockCacheSize < 0 || o.Compression != options.None && o.BlockCacheSize == 0:
+		return fmt.Errorf("badgerstore: options: BlockCacheSize %d: must be positive with compression", o.BlockCacheSize)
+	case o.IndexCacheSize < 0:
+		return fmt.Errorf("badgerstore: options: IndexCacheSize %d: must not be negative", o.IndexCacheSize)
+	case o.ValueLogFileSize < 1<<20 || o.ValueLogFileSize >= 1<<30:
+		return fmt.Errorf("badgerstore: options: ValueLogFileSize %d: must be 1 MiB to 1 GiB (mmapped at twice the size)", o.ValueLogFileSize)
+	case o.ValueThreshold < 64 || o.ValueThreshold > o.MemTableSize*15/100:
+		return fmt.Errorf("badgerstore: options: ValueThreshold %d: must be 64 bytes to 15%% of MemTableSize", o.ValueThreshold)
+	case o.NumCompactors < 2:
+		return fmt.Errorf("badgerstore: options: NumCompactors %d: at least 2", o.NumCompactors)
+	case o.GCInterval <= 0:
+		return fmt.Errorf("badgerstore: options: GCInterval %v: must be positive", o.GCInterval)
+	case o.GCDiscardRatio <= 0 || o.GCDiscardRatio >= 1:
+		return fmt.Errorf("badgerstore: options: GCDiscardRatio %v: must be between 0 and 1", o.GCDiscardRatio)
+	}
+	return nil
+}
+
+func (o Options) badger(dir string, log *slog.Logger) badger.Options {
+	bo := badger.DefaultOptions(dir)
+	bo.Logger = slogAdapter{log}
+	// Every commit is on disk when it returns: an acknowledged version
+	// survives a power cut.
+	bo.SyncWrites = true
+	// The store serialises its writers itself.
+	bo.DetectConflicts = false
+	// No expvar globals: Size reads the directory instead.
+	bo.MetricsEnabled = false
+	bo.NumGoroutines = 2
+	bo.MemTableSize = o.MemTableSize
+	bo.NumMemtables = o.NumMemtables
+	bo.NumLevelZeroTables = 4
+	bo.NumLevelZeroTablesStall = 8
+	bo.BlockCacheSize = o.BlockCacheSize
+	bo.IndexCacheSize = o.IndexCacheSize
+	bo.ValueLogFileSize = o.ValueLogFileSize
+	bo.ValueThreshold = o.ValueThreshold
+	bo.NumCompactors = o.NumCompactors
+	bo.Compression = o.Compression
+	return bo
+}
+
+// slogAdapter gives Badger a log/slog logger. Badger's errors and warnings
+// keep their level; its info lines (compactions, flushes, replays) are
+// debug detail for a hub.
+type slogAdapter struct{ l *slog.Logger }
+
+func (a slogAdapter) logf(level slog.Level, format string, args []any) {
+	if !a.l.Enabled(context.Background(), level) {
+		return
+	}
+	msg := fmt.Sprintf(format, args...)
+	for len(msg) > 0 && msg[len(msg)-1] == '\n' {
+		msg = msg[:len(msg)-1]
+	}
+	a.l.Log(context.Background(), level, msg)
+}
+
+func (a slogAdapter) Errorf(f string, v ...any)   { a.logf(slog.LevelError, f, v) }
+func (a slogAdapter) Warningf(f string, v ...any) { a.logf(slog.LevelWarn, f, v) }
+func (a slogAdapter) Infof(f string, v ...any)    { a.logf(slog.LevelDebug, f, v) }
+func (a slogAdapter) Debugf(f string, v ...any)   { a.logf(slog.LevelDebug-4, f, v) }
