@@ -52,7 +52,15 @@ type ClockOptions struct {
 	// LockFreshness is how long a lock's clock reading counts. Default
 	// 15 minutes.
 	LockFreshness time.Duration
+	// MinFloor is a time known to have passed whatever the disk says: the
+	// floor never starts below it. Default ReleaseFloor.
+	MinFloor time.Time
 }
+
+// ReleaseFloor is a moment before this software was released: no hub
+// running it can live earlier, so a Pi that boots in 1970 with an empty
+// disk starts from here (as systemd-timesyncd starts from its build time).
+var ReleaseFloor = time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 
 // DefaultUntrustedMargin is the default ClockOptions.UntrustedMargin.
 const DefaultUntrustedMargin = 24 * time.Hour
@@ -104,6 +112,9 @@ func NewClock(opts ClockOptions) (*Clock, error) {
 	if opts.LockFreshness == 0 {
 		opts.LockFreshness = 15 * time.Minute
 	}
+	if opts.MinFloor.IsZero() {
+		opts.MinFloor = ReleaseFloor
+	}
 	c := &Clock{opts: opts, locks: map[string]lockReading{}}
 	c.floorRef = opts.Monotonic()
 	if opts.Floor != nil {
@@ -112,6 +123,9 @@ func NewClock(opts ClockOptions) (*Clock, error) {
 			return nil, err
 		}
 		c.floor = f
+	}
+	if c.floor.Before(opts.MinFloor) {
+		c.floor = opts.MinFloor
 	}
 	return c, nil
 }

@@ -1,0 +1,38 @@
+// Command doorhubd is the doorhub daemon: it keeps the site's credential
+// set, decides every unlock the locks ask about, and syncs with the cloud.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	m := NewMain(os.Stdout, os.Stderr, os.Environ())
+	if err := m.ParseFlags(os.Args[1:]); err != nil {
+		if errors.Is(err, errHelp) {
+			os.Exit(0)
+		}
+		fmt.Fprintln(os.Stderr, "doorhubd:", err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := m.Run(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "doorhubd:", err)
+		_ = m.Close()
+		os.Exit(1)
+	}
+	if m.Done() {
+		return // --version or --check-config
+	}
+	<-ctx.Done()
+	if err := m.Close(); err != nil {
+		fmt.Fprintln(os.Stderr, "doorhubd:", err)
+		os.Exit(1)
+	}
+}
