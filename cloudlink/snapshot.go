@@ -1,0 +1,229 @@
+package cloudlink
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"hash"
+
+	"github.com/doorhub/doorhub/hub"
+)
+
+// DefaultChunkBytes is the payload size a snapshot chunk is cut to by
+// default: half of MaxPayload, well below the broker's limit.
+const DefaultChunkBytes = 64 * 1024
+
+// MinChunkBytes is the smallest chunk size SplitSnapshot accepts.
+const MinChunkBytes = 4 * 1024
+
+// chunkOverhead bounds every byte of a sealed chunk message but its ops
+// array: the envelope (hub id and message id of at most 64 bytes, times,
+// signature) and the chunk's other fields (snapshot id and site of at most
+// 64 bytes, numbers at their widest). Counted, it is about 650 bytes.
+const chunkOverhead = 1024
+
+// SplitSnapshot cuts a snapshot into chunks whose sealed messages are at
+// most maxPayload bytes each (DefaultChunkBytes when 0), keeping the ops
+// in order, and stamps each with the index, the count and the digest of
+// the whole. It runs on the cloud side, which holds the snapshot; each
+// chunk is then sealed with Signer.Seal and published in index order.
+func SplitSnapshot(s *hub.Snapshot, snapshotID string, maxPayload int) ([]SnapshotChunk, error) {
+	if maxPayload == 0 {
+		maxPayload = DefaultChunkBytes
+	}
+	if maxPayload < MinChunkBytes || maxPayload > MaxPayload {
+		return nil, fmt.Errorf("%w: chunk size %d is not %d to %d bytes", ErrOversize, maxPayload, MinChunkBytes, MaxPayload)
+	}
+	if err := checkName("snapshot_id", snapshotID); err != nil {
+		return nil, err
+	}
+	if err := checkName("site", s.Site); err != nil {
+		return nil, err
+	}
+	if s.Version == 0 || len(s.Ops) == 0 {
+		return nil, schemaf("a snapshot has a version and at least the site's op")
+	}
+	budget := maxPayload - chunkOverhead
+	var arrays [][]byte
+	cur := []byte{'['}
+	for i := range s.Ops {
+		op, err := json.Marshal(&s.Ops[i])
+		if err != nil {
+			return nil, fmt.Errorf("%w: ops[%d]: %v", ErrSchema, i, err)
+		}
+		if len(op)+2 > budget {
+			return nil, fmt.Errorf("%w: ops[%d] (%s) takes %d bytes, a chunk holds %d", ErrOversize, i, s.Ops[i].Type, len(op), budget-2)
+		}
+		if len(cur) > 1 && len(cur)+1+len(op)+1 > budget {
+			arrays = append(arrays, append(cur, ']'))
+			cur = []byte{'['}
+		}
+		if len(cur) > 1 {
+			cur = append(cur, ',')
+		}
+		cur = append(cur, op...)
+	}
+	arrays = append(arrays, append(cur, ']'))
+	if len(arrays) > MaxSnapshotChunks {
+		return nil, fmt.Errorf("%w: %d chunks, at most %d", ErrOversize, len(arrays), MaxSnapshotChunks)
+	}
+	h := sha256.New()
+	for _, a := range arrays {
+		h.Write(a)
+	}
+	sum := hex.EncodeToString(h.Sum(nil))
+	chunks := make([]SnapshotChunk, len(arrays))
+	for i, a := range arrays {
+		chunks[i] = SnapshotChunk{
+			SnapshotID: snapshotID, Site: s.Site, Version: s.Version,
+			Index: i, Count: len(arrays), SHA256: sum, Ops: a,
+		}
+	}
+	return chunks, nil
+}
+
+// SnapshotBeginner starts replacing a store's set; hub.Store implements
+// it.
+type SnapshotBeginner interface {
+	BeginSnapshot(ctx context.Context, site string, version uint64) (hub.SnapshotWriter, error)
+}
+
+var _ SnapshotBeginner = (hub.Store)(nil)
+
+// SnapshotAssembler takes the verified chunks of snapshots on the hub side
+// and streams their ops into the store chunk by chunk: it holds one chunk
+// at a time, never the whole snapshot. It commits when the last chunk came
+// in order and the digest of all chunks matches; otherwise the store keeps
+// its set.
+//
+// Rules, per chunk (docs/cloud-protocol.md, "Snapshots"):
+//   - index 0 starts the snapshot, aborting one in progress — unless it
+//     repeats the chunk just taken (a redelivery), which is ignored;
+//   - the next index continues it; a repeat of the previous index is
+//     ignored; any other index, or a change of site, version, count or
+//     digest, aborts it (ErrSnapshotOrder);
+//   - a chunk of another snapshot than the one in progress, index > 0, is
+//     dropped (ErrSnapshotOrder) and the one in progress goes on;
+//   - a chunk of the snapshot committed last is ignored (a redelivery).
+//
+// It is not safe for concurrent use: the hub feeds it from the one
+// goroutine that handles downlink messages.
+type SnapshotAssembler struct {
+	store SnapshotBeginner
+	cur   *assembly
+	// last is the id of the last committed snapshot: its chunks, delivered
+	// again, are ignored.
+	last string
+}
+
+type assembly struct {
+	id, site string
+	version  uint64
+	count    int
+	sum      string
+	next     int
+	hash     hash.Hash
+	w        hub.SnapshotWriter
+}
+
+// NewSnapshotAssembler returns an assembler writing into store.
+func NewSnapshotAssembler(store SnapshotBeginner) *SnapshotAssembler {
+	return &SnapshotAssembler{store: store}
+}
+
+// Add takes the next chunk. done is true when this chunk completed the
+// snapshot and the store committed it. An error wraps ErrSnapshotOrder,
+// ErrSnapshotDigest, ErrSchema (ops that do not decode) or the store's
+// error (hub.ErrInvalid, hub.ErrStaleBatch, ...); after any error but a
+// dropped stray chunk no snapshot is in progress.
+func (a *SnapshotAssembler) Add(ctx context.Context, c *SnapshotChunk) (done bool, err error) {
+	if err := c.check(); err != nil {
+		return false, err
+	}
+	cur := a.cur
+	switch {
+	case c.SnapshotID == a.last && (cur == nil || cur.id != c.SnapshotID):
+		return false, nil // a chunk of the snapshot just committed: a redelivery
+	case c.Index == 0 && cur != nil && cur.id == c.SnapshotID && cur.next == 1 && cur.same(c):
+		return false, nil // chunk 0 again: a redelivery
+	case c.Index == 0:
+		a.Abort()
+		w, err := a.store.BeginSnapshot(ctx, c.Site, c.Version)
+		if err != nil {
+			return false, fmt.Errorf("snapshot %s at version %d: %w", c.SnapshotID, c.Version, err)
+		}
+		cur = &assembly{
+			id: c.SnapshotID, site: c.Site, version: c.Version, count: c.Count,
+			sum: c.SHA256, hash: sha256.New(), w: w,
+		}
+		a.cur = cur
+	case cur == nil || cur.id != c.SnapshotID:
+		return false, fmt.Errorf("%w: chunk %d of snapshot %s, which is not in progress", ErrSnapshotOrder, c.Index, c.SnapshotID)
+	case !cur.same(c):
+		a.Abort()
+		return false, fmt.Errorf("%w: chunk %d of snapshot %s changes its site, version, count or digest", ErrSnapshotOrder, c.Index, c.SnapshotID)
+	case c.Index == cur.next-1:
+		return false, nil // the previous chunk again: a redelivery
+	case c.Index != cur.next:
+		a.Abort()
+		return false, fmt.Errorf("%w: chunk %d of snapshot %s, expected %d", ErrSnapshotOrder, c.Index, c.SnapshotID, cur.next)
+	}
+
+	cur.hash.Write(c.Ops)
+	ops, err := c.DecodeOps()
+	if err != nil {
+		a.Abort()
+		return false, err
+	}
+	if err := cur.w.Add(ops); err != nil {
+		a.Abort()
+		return false, fmt.Errorf("snapshot %s chunk %d: %w", c.SnapshotID, c.Index, err)
+	}
+	cur.next++
+	if cur.next < cur.count {
+		return false, nil
+	}
+	a.cur = nil
+	if got := hex.EncodeToString(cur.hash.Sum(nil)); got != cur.sum {
+		cur.w.Abort()
+		return false, fmt.Errorf("%w: snapshot %s hashes to %s, announced %s", ErrSnapshotDigest, c.SnapshotID, got, cur.sum)
+	}
+	if err := cur.w.Commit(); err != nil {
+		cur.w.Abort()
+		return false, fmt.Errorf("snapshot %s commit: %w", c.SnapshotID, err)
+	}
+	a.last = cur.id
+	return true, nil
+}
+
+func (s *assembly) same(c *SnapshotChunk) bool {
+	return s.site == c.Site && s.version == c.Version && s.count == c.Count && s.sum == c.SHA256
+}
+
+// Abort drops the snapshot in progress, if any; the store keeps its set.
+// The hub calls it when a snapshot stalls (no chunk for a while) and then
+// asks for it again.
+func (a *SnapshotAssembler) Abort() {
+	if a.cur != nil {
+		a.cur.w.Abort()
+		a.cur = nil
+	}
+}
+
+// Progress says which snapshot is in progress and how far it got.
+type Progress struct {
+	SnapshotID string `json:"snapshot_id"`
+	Version    uint64 `json:"version"`
+	Next       int    `json:"next"`
+	Count      int    `json:"count"`
+}
+
+// InProgress returns the snapshot in progress, if any.
+func (a *SnapshotAssembler) InProgress() (Progress, bool) {
+	if a.cur == nil {
+		return Progress{}, false
+	}
+	return Progress{SnapshotID: a.cur.id, Version: a.cur.version, Next: a.cur.next, Count: a.cur.count}, true
+}
