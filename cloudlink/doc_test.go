@@ -97,24 +97,10 @@ func generatedBlocks(t *testing.T) map[string]string {
 		if typ.Remembered() {
 			rem = "yes"
 		}
-		fmt.Fprintf(&lt, "| `%s` | %s | %s | %s |\n", typ, defaultLifetime(typ), duration(typ.MaxLifetime()), rem)
+		fmt.Fprintf(&lt, "| `%s` | %s | %s | %s |\n", typ, duration(typ.DefaultLifetime()), duration(typ.MaxLifetime()), rem)
 	}
 	blocks["lifetimes"] = strings.TrimSuffix(lt.String(), "\n")
 	return blocks
-}
-
-func defaultLifetime(typ cloudlink.Type) string {
-	switch typ {
-	case cloudlink.TypeBatch, cloudlink.TypeSnapshotChunk:
-		return duration(cloudlink.DefaultBatchLifetime)
-	case cloudlink.TypeResync:
-		return duration(cloudlink.DefaultResyncLifetime)
-	case cloudlink.TypeUnlock:
-		return duration(cloudlink.DefaultUnlockLifetime)
-	case cloudlink.TypeTime:
-		return duration(cloudlink.DefaultTimeLifetime)
-	}
-	return "?"
 }
 
 func duration(d time.Duration) string {

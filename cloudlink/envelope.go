@@ -369,14 +369,12 @@ func (v *Verifier) checkWindow(typ Type, issued, expires time.Time, now hub.Now)
 // (ErrUnsupportedVersion), no unknown or mistyped field (ErrSchema).
 func decodeEnvelope[E any](payload []byte, env *E) (*E, error) {
 	p := bytes.TrimSpace(payload)
-	if len(p) == 0 || p[0] != '{' || !json.Valid(p) {
-		return nil, fmt.Errorf("%w: not one JSON object", ErrMalformed)
-	}
 	var probe struct {
 		V json.RawMessage `json:"v"`
 	}
-	if err := json.Unmarshal(p, &probe); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+	// Unmarshal checks the whole payload's syntax, trailing data included.
+	if len(p) == 0 || p[0] != '{' || json.Unmarshal(p, &probe) != nil {
+		return nil, fmt.Errorf("%w: not one JSON object", ErrMalformed)
 	}
 	if probe.V == nil {
 		return nil, fmt.Errorf("%w: the schema version \"v\" is missing", ErrSchema)

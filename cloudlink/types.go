@@ -109,6 +109,10 @@ func (t Type) Downlink() bool { return types[t].channel.Downlink() }
 // downlink type; 0 for an uplink or unknown type.
 func (t Type) MaxLifetime() time.Duration { return types[t].maxLifetime }
 
+// DefaultLifetime is the lifetime a Signer gives a downlink type unless
+// told otherwise; 0 for an uplink or unknown type.
+func (t Type) DefaultLifetime() time.Duration { return types[t].defaultLifetime }
+
 // Remembered reports whether the hub remembers ids of type t until they
 // expire and refuses them again (ErrReplay).
 func (t Type) Remembered() bool { return types[t].remember }
