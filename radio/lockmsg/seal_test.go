@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -151,6 +152,31 @@ func TestEnvelope(t *testing.T) {
 	for _, bad := range []string{``, `02 0000a1b2 c3` + strings.Repeat(" 00", Overhead), `01 0000a1b2 c3 00`, `01 0000a1b2 c3` + strings.Repeat(" 00", MaxSealed+1)} {
 		if _, err := ParseEnvelope(hx(bad)); !errors.Is(err, ErrMalformed) {
 			t.Errorf("ParseEnvelope(%s) = %v", bad, err)
+		}
+	}
+}
+
+// TestKDFVector pins the derived keys of the doc's test key; the values
+// were computed independently (Python "cryptography") and appear in
+// docs/radio-protocol.md, which this test checks too.
+func TestKDFVector(t *testing.T) {
+	prf := newCMAC(testKey[:])
+	enc := prf.sum([]byte{0x01}, []byte(kdfLabel), []byte{0x00}, []byte("enc"))
+	mac := prf.sum([]byte{0x01}, []byte(kdfLabel), []byte{0x00}, []byte("mac"))
+	const wantEnc, wantMac = "8a cb 8c 5b 09 ea 48 6b fe fe d1 38 6f e7 8f 95", "bb a5 ec 3d 69 29 4e 76 7d 29 ba 96 98 f2 a4 13"
+	if got := fmt.Sprintf("% x", enc); got != wantEnc {
+		t.Errorf("K_enc = %s", got)
+	}
+	if got := fmt.Sprintf("% x", mac); got != wantMac {
+		t.Errorf("K_mac = %s", got)
+	}
+	doc, err := os.ReadFile("../../docs/radio-protocol.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range []string{wantEnc, wantMac} {
+		if !strings.Contains(string(doc), v) {
+			t.Errorf("docs/radio-protocol.md does not show %s", v)
 		}
 	}
 }

@@ -1,0 +1,13 @@
+// Package radio is the hub's side of the radio: how it talks to door locks
+// through the radio coprocessor on a serial port. The protocol is
+// docs/radio-protocol.md; the packages below implement it, bottom up, each
+// importing only those before it:
+//
+//	radio/frame    serial framing: COBS, CRC-32C, resync on 0x00 (pure)
+//	radio/link     reliable, ordered datagrams over the serial line
+//	radio/lockmsg  hub<->lock messages, sealed with each lock's key (pure)
+//
+// The serial-port adapter, the lock sessions and the lock-side simulator
+// build on them. This package itself only holds the test that keeps the
+// protocol document's examples equal to what the code produces.
+package radio
