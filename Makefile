@@ -54,7 +54,7 @@ fuzz: ## Run each fuzz target for FUZZTIME and the model test with more sequence
 			$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
 		done; \
 	done
-	$(GO) test -count=1 -run 'Model' ./hub/... -rapid.checks=$(RAPID_CHECKS_FUZZ)
+	RAPID_CHECKS=$(RAPID_CHECKS_FUZZ) $(GO) test -count=1 -run 'Model' ./hub/
 
 .PHONY: lint
 lint: ## gofmt check, go vet and the import rules of STYLE.md

@@ -106,7 +106,18 @@ func (c *Catalog) setDevice(id string, d *Device) {
 
 func (c *Catalog) setGuestCode(id string, g *GuestCode) {
 	old := c.guestCodes[id]
-	c.record(KindGuestCode, id, g, func() { c.setGuestCode(id, old) })
+	used, wasUsed := c.firstUse[id]
+	c.record(KindGuestCode, id, g, func() {
+		c.setGuestCode(id, old)
+		if wasUsed {
+			c.firstUse[id] = used
+		}
+	})
+	if g == nil {
+		// A deleted code's first use goes with it: a new code under the
+		// same id starts unused.
+		delete(c.firstUse, id)
+	}
 	if old != nil {
 		unindex(c.codesByHost, old.HostID, id)
 		unindex(c.codesByCode, old.Code, id)

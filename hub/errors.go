@@ -20,10 +20,12 @@ var (
 	// ErrWrongSite is returned when a batch or snapshot names another site.
 	ErrWrongSite = errors.New("wrong site")
 	// ErrNotFound is returned when an operation names a record that does
-	// not exist.
+	// not exist: a delete of a missing record, or a put that refers to
+	// one (a grant for an unknown key).
 	ErrNotFound = errors.New("not found")
-	// ErrConflict is returned when an operation would break the
-	// referential integrity of the set (a grant for an unknown key, ...).
+	// ErrConflict is returned when an operation clashes with another
+	// record: an email or a phone's key that belongs to someone else, a
+	// doorcode length that existing codes do not have.
 	ErrConflict = errors.New("conflict")
 	// ErrClosed is returned by a store after Close.
 	ErrClosed = errors.New("store closed")
