@@ -24,6 +24,10 @@ type Options struct {
 	// Badger transaction to 15% of it: larger batches go through the
 	// journal (docs/store.md).
 	MemTableSize int64
+	// BaseTableSize is the size of a table in the first levels below L0
+	// (level-0 tables are MemTableSize). A compaction builds its output
+	// tables in memory, so this bounds what compactions allocate.
+	BaseTableSize int64
 	// NumMemtables is how many memtables may exist at once (the mutable
 	// one and those waiting to be flushed) before writes stall.
 	NumMemtables int
@@ -57,14 +61,15 @@ type Options struct {
 // DefaultOptions returns the options for a 1 GB Raspberry Pi.
 func DefaultOptions() Options {
 	return Options{
-		MemTableSize:     8 << 20,
+		MemTableSize:     4 << 20,
+		BaseTableSize:    1 << 20,
 		NumMemtables:     2,
-		BlockCacheSize:   4 << 20,
+		BlockCacheSize:   0,
 		IndexCacheSize:   4 << 20,
 		ValueLogFileSize: 64 << 20,
 		ValueThreshold:   1 << 10,
 		NumCompactors:    2,
-		Compression:      options.Snappy,
+		Compression:      options.None,
 		GCInterval:       10 * time.Minute,
 		GCDiscardRatio:   0.5,
 	}
@@ -75,6 +80,8 @@ func (o Options) Validate() error {
 	switch {
 	case o.MemTableSize < 1<<20:
 		return fmt.Errorf("badgerstore: options: MemTableSize %d: at least 1 MiB", o.MemTableSize)
+	case o.BaseTableSize < 64<<10:
+		return fmt.Errorf("badgerstore: options: BaseTableSize %d: at least 64 KiB", o.BaseTableSize)
 	case o.NumMemtables < 1:
 		return fmt.Errorf("badgerstore: options: NumMemtables %d: at least 1", o.NumMemtables)
 	case o.BlockCacheSize < 0 || o.Compression != options.None && o.BlockCacheSize == 0:
@@ -108,6 +115,9 @@ func (o Options) badger(dir string, log *slog.Logger) badger.Options {
 	bo.NumGoroutines = 2
 	bo.MemTableSize = o.MemTableSize
 	bo.NumMemtables = o.NumMemtables
+	bo.BaseTableSize = o.BaseTableSize
+	// Level 1 holds ten tables before it is compacted down.
+	bo.BaseLevelSize = 10 * o.BaseTableSize
 	bo.NumLevelZeroTables = 4
 	bo.NumLevelZeroTablesStall = 8
 	bo.BlockCacheSize = o.BlockCacheSize

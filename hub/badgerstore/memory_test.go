@@ -1,0 +1,275 @@
+package badgerstore
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"runtime"
+	"runtime/debug"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/doorhub/doorhub/hub"
+	"github.com/doorhub/doorhub/hub/storetest"
+)
+
+const memDirEnv = "DOORHUB_BADGERSTORE_MEMORY_DIR"
+
+// memCredentials is the site size of the memory figure (PRODUCT.md: under
+// 64 MB at rest with 100,000 credentials, under 96 MB while a 100,000
+// credential snapshot is applied).
+const memCredentials = 100_000
+
+// memSample is the process's memory at one moment.
+type memSample struct {
+	Phase     string        `json:"phase"`
+	VmRSS     int64         `json:"vm_rss"`   // resident, bytes
+	RssAnon   int64         `json:"rss_anon"` // of which heap, stacks: not reclaimable
+	RssFile   int64         `json:"rss_file"` // of which mmapped files (tables, logs): the kernel can drop them
+	VmHWM     int64         `json:"vm_hwm"`   // peak resident since start or last reset
+	HeapAlloc uint64        `json:"heap_alloc"`
+	HeapInuse uint64        `json:"heap_inuse"`
+	GoSys     uint64        `json:"go_sys"`
+	Took      time.Duration `json:"took"`
+}
+
+func sampleMemory(phase string) memSample {
+	s := memSample{Phase: phase}
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	s.HeapAlloc, s.HeapInuse, s.GoSys = ms.HeapAlloc, ms.HeapInuse, ms.Sys
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		return s
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		name, val, ok := strings.Cut(sc.Text(), ":")
+		if !ok {
+			continue
+		}
+		kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(val), " kB"), 10, 64)
+		if err != nil {
+			continue
+		}
+		switch name {
+		case "VmRSS":
+			s.VmRSS = kb << 10
+		case "RssAnon":
+			s.RssAnon = kb << 10
+		case "RssFile":
+			s.RssFile = kb << 10
+		case "VmHWM":
+			s.VmHWM = kb << 10
+		}
+	}
+	return s
+}
+
+func mb(b int64) string { return fmt.Sprintf("%.1f MB", float64(b)/(1<<20)) }
+
+// TestMemoryChild is the child process of BenchmarkResidentMemory: a fresh
+// process that opens the store, measures itself at rest, then applies a
+// snapshot of the same size and measures the peak.
+func TestMemoryChild(t *testing.T) {
+	dir := os.Getenv(memDirEnv)
+	if dir == "" {
+		t.Skip("the child process of BenchmarkResidentMemory")
+	}
+	out := json.NewEncoder(os.Stdout)
+	emit := func(s memSample) {
+		if err := out.Encode(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// settle waits for the background work (compactions, the reaper) to
+	// finish and Badger's pool of table-builder buffers (released one per
+	// 2 s idle) to drain: until the resident size stops falling.
+	settle := func(phase string) memSample {
+		start := time.Now()
+		var last memSample
+		for still := 0; still < 3 && time.Since(start) < 30*time.Second; {
+			time.Sleep(time.Second)
+			runtime.GC()
+			debug.FreeOSMemory()
+			s := sampleMemory(phase)
+			if last.VmRSS != 0 && s.VmRSS > last.VmRSS-(1<<20) {
+				still++
+			} else {
+				still = 0
+			}
+			last = s
+		}
+		last.Took = time.Since(start)
+		return last
+	}
+	emit(sampleMemory("start"))
+	opts := DefaultOptions()
+	opts.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	start := time.Now()
+	s, err := Open(dir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	took := time.Since(start)
+	open := sampleMemory("opened")
+	open.Took = took
+	emit(open)
+	emit(settle("at rest"))
+	if p := os.Getenv("DOORHUB_BADGERSTORE_HEAP_PROFILE"); p != "" {
+		// For finding where the memory goes: go tool pprof -sample_index=inuse_space.
+		if f, err := os.Create(p); err == nil {
+			_ = pprof.WriteHeapProfile(f)
+			f.Close()
+		}
+	}
+	// Reset the peak (Linux: clear_refs 5) to measure the snapshot alone.
+	_ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
+	start = time.Now()
+	if err := (synth{memCredentials}).writeSnapshot(s, s.Version()+1); err != nil {
+		t.Fatal(err)
+	}
+	snap := sampleMemory("snapshot applied")
+	snap.Took = time.Since(start)
+	emit(snap)
+	emit(settle("at rest after the snapshot"))
+	if p := os.Getenv("DOORHUB_BADGERSTORE_HEAP_PROFILE"); p != "" {
+		if f, err := os.Create(p + ".after"); err == nil {
+			_ = pprof.WriteHeapProfile(f)
+			f.Close()
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// BenchmarkResidentMemory measures, in a fresh child process so that
+// building the site does not count, the memory of a process holding a
+// 100,000-credential site with the shipped options: at rest after Open
+// (once compactions settle), and the peak while a snapshot of the same
+// size replaces it. It runs once whatever b.N; the figures are metrics.
+// Go's default GC pacing lets the heap grow to twice the live data, so it
+// also measures with the memory limit a daemon on a Pi would set.
+func BenchmarkResidentMemory(b *testing.B) {
+	if raceEnabled {
+		b.Skip("the race detector multiplies memory")
+	}
+	dir := b.TempDir()
+	o := DefaultOptions()
+	o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	st, err := Open(dir, o)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := (synth{memCredentials}).writeSnapshot(st, 1); err != nil {
+		b.Fatal(err)
+	}
+	if err := st.Close(); err != nil {
+		b.Fatal(err)
+	}
+	for _, env := range []string{"GOGC=100", "GOMEMLIMIT=100MiB"} {
+		b.Run(env, func(b *testing.B) {
+			var byPhase map[string]memSample
+			for i := 0; i < b.N; i++ {
+				byPhase = map[string]memSample{}
+				for _, s := range runMemoryChild(b, dir, []string{env}) {
+					byPhase[s.Phase] = s
+					b.Logf("%-27s RSS %9s (anon %9s, files %9s), peak %9s, Go heap %9s allocated, %9s from the OS%s",
+						s.Phase, mb(s.VmRSS), mb(s.RssAnon), mb(s.RssFile), mb(s.VmHWM), mb(int64(s.HeapAlloc)),
+						mb(int64(s.GoSys)), took(s.Took))
+				}
+			}
+			rest, snap := byPhase["at rest"], byPhase["snapshot applied"]
+			if rest.VmRSS == 0 || snap.VmHWM == 0 {
+				b.Fatalf("the child reported no figures: %+v", byPhase)
+			}
+			b.ReportMetric(float64(rest.RssAnon)/(1<<20), "rest-anon-MB")
+			b.ReportMetric(float64(rest.VmRSS)/(1<<20), "rest-rss-MB")
+			b.ReportMetric(float64(rest.HeapAlloc)/(1<<20), "rest-heap-MB")
+			b.ReportMetric(float64(snap.VmHWM)/(1<<20), "snapshot-peak-rss-MB")
+			b.ReportMetric(byPhase["opened"].Took.Seconds(), "open-s")
+			b.ReportMetric(snap.Took.Seconds(), "snapshot-s")
+		})
+	}
+}
+
+func took(d time.Duration) string {
+	if d == 0 {
+		return ""
+	}
+	return ", took " + d.Round(time.Millisecond).String()
+}
+
+func runMemoryChild(t testing.TB, dir string, env []string) []memSample {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestMemoryChild$", "-test.count=1")
+	cmd.Env = append(append(os.Environ(), memDirEnv+"="+dir), env...)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("memory child: %v\n%s", err, out)
+	}
+	var samples []memSample
+	for _, line := range strings.Split(string(out), "\n") {
+		var s memSample
+		if json.Unmarshal([]byte(line), &s) == nil && s.Phase != "" {
+			samples = append(samples, s)
+		}
+	}
+	return samples
+}
+
+// BenchmarkCatalogMemory reports the Go heap a hub.Catalog takes per
+// record of a 100,000-credential site, by kind: where the resident memory
+// of BenchmarkResidentMemory goes. It runs once whatever b.N.
+func BenchmarkCatalogMemory(b *testing.B) {
+	heap := func() uint64 {
+		runtime.GC()
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return ms.HeapAlloc
+	}
+	for i := 0; i < b.N; i++ {
+		c := hub.NewCatalog()
+		base := heap()
+		last, kind := base, hub.OpType("")
+		perKind := map[hub.OpType]float64{}
+		measure := func() {
+			h := heap()
+			perKind[kind] = float64(h-last) / memCredentials
+			last = h
+		}
+		err := (synth{memCredentials}).chunks(1000, func(ops []hub.Op) error {
+			// Measure at each change of kind among people, grants, keycards.
+			if k := ops[len(ops)-1].Type; k != kind {
+				if kind == hub.OpPutPerson || kind == hub.OpPutGrant {
+					measure()
+				} else {
+					last = heap()
+				}
+				kind = k
+			}
+			return c.Load(storetest.SiteID, ops)
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		measure()
+		total := heap() - base
+		runtime.KeepAlive(c)
+		b.ReportMetric(float64(total)/(1<<20), "catalog-MB")
+		b.ReportMetric(perKind[hub.OpPutPerson], "B/person")
+		b.ReportMetric(perKind[hub.OpPutGrant], "B/grant")
+		b.ReportMetric(perKind[hub.OpPutKeycard], "B/keycard")
+	}
+}
