@@ -145,6 +145,10 @@ func opRecord(op *hub.Op) (hub.Kind, string, any) {
 	return "", "", nil
 }
 
+// kindFirstUse marks a journal entry that removes u/<id>, the first use
+// of a guest code the batch deleted.
+const kindFirstUse hub.Kind = "first_use"
+
 // journalEntry is one change of a journaled batch: the final state of a
 // record, or a deletion (V null).
 type journalEntry struct {

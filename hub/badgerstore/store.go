@@ -412,7 +412,16 @@ func (s *Store) persist(changes []hub.Change, version uint64) (committed bool, e
 			return false, err
 		}
 	}
-	err = txn.Set([]byte(keyVersion), u64(version))
+	// A guest code the batch deleted (even if it put it again) lost its
+	// first use in the catalog; the disk follows.
+	for _, id := range forgottenFirstUses(s.cat, changes) {
+		if err = txn.Delete(firstUseKey(id)); err != nil {
+			break
+		}
+	}
+	if err == nil {
+		err = txn.Set([]byte(keyVersion), u64(version))
+	}
 	if errors.Is(err, badger.ErrTxnTooBig) {
 		txn.Discard()
 		return s.persistJournaled(changes, version)
@@ -421,6 +430,22 @@ func (s *Store) persist(changes []hub.Change, version uint64) (committed bool, e
 		return false, err
 	}
 	return false, txn.Commit()
+}
+
+// forgottenFirstUses lists the guest codes among the changes that have no
+// first use in cat: a code a batch deleted forgets its first use, also
+// when the batch put it again.
+func forgottenFirstUses(cat *hub.Catalog, changes []hub.Change) []string {
+	var ids []string
+	for _, ch := range changes {
+		if ch.Kind != hub.KindGuestCode {
+			continue
+		}
+		if _, used := cat.FirstUse(ch.ID); !used {
+			ids = append(ids, ch.ID)
+		}
+	}
+	return ids
 }
 
 // journalChunk is how many changes one journal value holds.
@@ -455,6 +480,15 @@ func (s *Store) persistJournaled(changes []hub.Change, version uint64) (committe
 			}
 		}
 		entries = append(entries, e)
+		if len(entries) == journalChunk {
+			if err := writeChunk(); err != nil {
+				wb.Cancel()
+				return false, err
+			}
+		}
+	}
+	for _, id := range forgottenFirstUses(s.cat, changes) {
+		entries = append(entries, journalEntry{Kind: kindFirstUse, ID: id, V: json.RawMessage("null")})
 		if len(entries) == journalChunk {
 			if err := writeChunk(); err != nil {
 				wb.Cancel()
@@ -511,6 +545,9 @@ func (s *Store) replayJournal(gen, version uint64) error {
 			}
 			for _, e := range entries {
 				key := recordKey(gen, e.Kind, e.ID)
+				if e.Kind == kindFirstUse {
+					key = firstUseKey(e.ID)
+				}
 				var err error
 				if string(e.V) == "null" {
 					err = wb.Delete(key)

@@ -856,6 +856,30 @@ func (s *suite) testFirstUse(t *testing.T) {
 	if u, ok := firstUse(st, "gc-alice-15"); !ok || !u.Equal(t1) {
 		t.Fatalf("FirstUse after a batch (and reopen) = %v %v, want %v", u, ok, t1)
 	}
+	// Putting a code again (an edit) keeps its first use; deleting it
+	// forgets it, also when the same batch puts it back.
+	edited := RichOp("guest_code/gc-alice-15")
+	edited.GuestCode.Expires = ptr(at(72 * time.Hour))
+	mustApply(t, st, Batch(2, edited))
+	mustApply(t, st, Batch(3, hub.Op{Type: hub.OpDeleteGuestCode, ID: "gc-bob-15"}, RichOp("guest_code/gc-bob-15")))
+	checkEdits := func(when string) {
+		t.Helper()
+		if u, ok := firstUse(st, "gc-alice-15"); !ok || !u.Equal(t1) {
+			t.Errorf("%s: FirstUse of an edited code = %v %v, want %v", when, u, ok, t1)
+		}
+		if u, ok := firstUse(st, "gc-bob-15"); ok {
+			t.Errorf("%s: a code deleted and put again keeps the first use %v", when, u)
+		}
+	}
+	checkEdits("after an edit and a delete")
+	if s.durable {
+		st = s.reopen(t, st, dir)
+		checkEdits("after an edit, a delete and a reopen")
+	}
+	if err := st.RecordFirstUse("gc-bob-15", t2); err != nil {
+		t.Fatal(err)
+	}
+
 	// A snapshot keeps the first use of a code it still holds and forgets
 	// the others.
 	snap := RichOps()
@@ -865,7 +889,7 @@ func (s *suite) testFirstUse(t *testing.T) {
 			break
 		}
 	}
-	if err := hub.Replace(ctx, st, &hub.Snapshot{Site: SiteID, Version: 5, Ops: snap}); err != nil {
+	if err := hub.Replace(ctx, st, &hub.Snapshot{Site: SiteID, Version: 6, Ops: snap}); err != nil {
 		t.Fatalf("Replace: %v", err)
 	}
 	check := func(when string) {
@@ -883,7 +907,7 @@ func (s *suite) testFirstUse(t *testing.T) {
 		check("after the snapshot and a reopen")
 	}
 	// The code comes back: it starts unused.
-	mustApply(t, st, Batch(5, RichOp("guest_code/gc-bob-15")))
+	mustApply(t, st, Batch(6, RichOp("guest_code/gc-bob-15")))
 	if _, ok := firstUse(st, "gc-bob-15"); ok {
 		t.Errorf("a re-added code carries the first use of before the snapshot")
 	}
