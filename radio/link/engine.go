@@ -78,7 +78,7 @@ func (l *Link) mainLoop() {
 			stop(ErrClosed)
 			return
 		case err := <-l.portErr:
-			l.log.Warn("radio link stopped", slog.Any("err", err))
+			l.log.Warn("radio link stopped", slog.Any(logErr, err))
 			stop(err)
 			return
 		case r := <-reqs:
@@ -214,7 +214,7 @@ func (l *Link) fail(e *engine) {
 	e.inflight = e.inflight[:0]
 	e.retries, e.rto = 0, l.cfg.AckTimeout
 	l.newEpoch(e)
-	l.log.Warn("radio link: peer does not acknowledge", slog.Int("failed", n))
+	l.log.Warn("radio link: peer does not acknowledge", slog.Int(logFailed, n))
 	l.fill(e)
 }
 

@@ -13,6 +13,14 @@ import (
 	"github.com/doorhub/doorhub/radio/frame"
 )
 
+// Log keys of the link's lines.
+const (
+	logComponent = "component"
+	logErr       = "err"
+	logCount     = "count"
+	logFailed    = "failed"
+)
+
 // Errors of Send, Recv and Close.
 var (
 	// ErrClosed: the link was closed. Returned by Send and Recv after
@@ -170,7 +178,7 @@ func Open(ctx context.Context, port io.ReadWriteCloser, cfg Config) (*Link, erro
 	l := &Link{
 		cfg:     cfg,
 		port:    port,
-		log:     cfg.Logger.With(slog.String("component", "radio.link")),
+		log:     cfg.Logger.With(slog.String(logComponent, "radio.link")),
 		reqs:    make(chan *request),
 		in:      make(chan Frame, 2*MaxWindow),
 		out:     make(chan []byte, 4*MaxWindow),
@@ -364,7 +372,7 @@ const badFrameLogEvery = 10 * time.Second
 func (b *badFrameLog) note(log *slog.Logger, err error) {
 	b.count++
 	if now := time.Now(); now.Sub(b.last) >= badFrameLogEvery {
-		log.Warn("radio link: dropped bad frames", slog.Int("count", b.count), slog.Any("last_err", err))
+		log.Warn("radio link: dropped bad frames", slog.Int(logCount, b.count), slog.Any(logErr, err))
 		b.last, b.count = now, 0
 	}
 }
