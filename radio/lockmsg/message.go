@@ -21,15 +21,20 @@ const (
 	TypeListAck       Type = 0x06
 	TypeCommandResult Type = 0x07
 	TypeLockFloor     Type = 0x3F // CounterFloor from the lock
-	TypeStatusAck     Type = 0x41
-	TypeDecision      Type = 0x42
-	TypeRemoteUnlock  Type = 0x43
-	TypeTimeSync      Type = 0x44
-	TypeListChunk     Type = 0x45
-	TypeEventAck      Type = 0x46
-	TypeHubFloor      Type = 0x7F // CounterFloor from the hub
-	directionBit      Type = 0x40
 )
+
+// Messages from the hub to a lock (bit 6 set).
+const (
+	TypeStatusAck    Type = 0x41
+	TypeDecision     Type = 0x42
+	TypeRemoteUnlock Type = 0x43
+	TypeTimeSync     Type = 0x44
+	TypeListChunk    Type = 0x45
+	TypeEventAck     Type = 0x46
+	TypeHubFloor     Type = 0x7F // CounterFloor from the hub
+)
+
+const directionBit Type = 0x40
 
 // Direction is which way a message travels.
 type Direction uint8
