@@ -1,0 +1,767 @@
+package badgerstore
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+
+	"github.com/doorhub/doorhub/hub"
+)
+
+// The outbox's keys, beside the store's in the same database (one Badger
+// per hub keeps memory down):
+//
+//	o/stream          the stream id, made when the outbox is first opened
+//	o/seq             the last record seq given out, 8 bytes big-endian
+//	o/msg             message seqs reserved so far, 8 bytes big-endian
+//	o/e/<seq>         one activity record (seq as 16 hex digits), JSON
+//	o/s/<name>        small state of the cloud link (the replay cache)
+const (
+	keyOutboxStream = "o/stream"
+	keyOutboxSeq    = "o/seq"
+	keyOutboxMsg    = "o/msg"
+	prefixOutboxRec = "o/e/"
+	prefixOutboxSt  = "o/s/"
+)
+
+func outboxKey(seq uint64) []byte { return fmt.Appendf(nil, "%s%016x", prefixOutboxRec, seq) }
+
+func outboxSeqOf(key []byte) (uint64, bool) {
+	if len(key) != len(prefixOutboxRec)+16 {
+		return 0, false
+	}
+	v, err := strconv.ParseUint(string(key[len(prefixOutboxRec):]), 16, 64)
+	return v, err == nil
+}
+
+// OutboxOptions tunes the outbox. Zero values take the defaults.
+type OutboxOptions struct {
+	// Logger: the store's when nil.
+	Logger *slog.Logger
+	// MaxBatch is the most records one group commit (one fsync) holds.
+	// Default 512.
+	MaxBatch int
+	// Reserve is the free disk space below which the outbox stops writing
+	// and holds records in memory, so that the credential store and
+	// Badger's own files keep room. Default 64 MiB.
+	Reserve uint64
+	// FreeSpace reports the free bytes of the database's file system;
+	// statfs on the store's directory when nil.
+	FreeSpace func() (uint64, error)
+	// MemoryLimit is the most records held in memory while the disk
+	// refuses them; beyond it the oldest are discarded and counted in an
+	// overflow marker. Default 20,000 (a few MB).
+	MemoryLimit int
+	// RetryInterval is how often a degraded outbox tries the disk again.
+	// Default 5 s.
+	RetryInterval time.Duration
+	// OnAlarm hears every change of the degraded state (the status flag
+	// of the daemon).
+	OnAlarm func(hub.OutboxStatus)
+}
+
+func (o *OutboxOptions) defaults(s *Store) {
+	if o.Logger == nil {
+		o.Logger = s.log
+	}
+	if o.MaxBatch <= 0 {
+		o.MaxBatch = 512
+	}
+	if o.Reserve == 0 {
+		o.Reserve = 64 << 20
+	}
+	if o.FreeSpace == nil {
+		dir := s.dir
+		o.FreeSpace = func() (uint64, error) {
+			var st syscall.Statfs_t
+			if err := syscall.Statfs(dir, &st); err != nil {
+				return 0, err
+			}
+			return st.Bavail * uint64(st.Bsize), nil
+		}
+	}
+	if o.MemoryLimit <= 0 {
+		o.MemoryLimit = 20000
+	}
+	if o.RetryInterval <= 0 {
+		o.RetryInterval = 5 * time.Second
+	}
+}
+
+// Outbox is the durable hub.Outbox: the activity stream in the store's
+// Badger database until the cloud link removes what the broker
+// acknowledged.
+//
+// Appends are group-committed: one writer goroutine takes every record
+// waiting (up to MaxBatch), writes them and the new last seq in one
+// synced transaction and only then answers each Append. Seqs are given
+// out in that transaction, so the stream has no gap and no seq is used
+// twice, across crashes too.
+//
+// When the disk is nearly full (free space under Reserve) or a write
+// fails, the outbox is degraded: Append returns hub.ErrNotDurable and the
+// record waits in memory, in order; the outbox logs an error, calls
+// OnAlarm, and retries every RetryInterval. Past MemoryLimit it discards
+// the oldest held record and counts it; when the disk takes records again
+// an overflow marker saying how many were lost, and when, goes into the
+// stream before the records still held. Nothing is dropped silently.
+type Outbox struct {
+	s    *Store
+	opts OutboxOptions
+	log  *slog.Logger
+
+	stream  string
+	reqs    chan *appendReq
+	changed chan struct{}
+	quit    chan struct{}
+	done    chan struct{}
+
+	// life guards reqs against Close: Append sends under the read lock.
+	life   sync.RWMutex
+	closed bool
+
+	mu       sync.Mutex
+	next     uint64    // the seq the next stored record gets
+	stored   intervals // the seqs stored and not removed
+	msgNext  uint64
+	msgLimit uint64
+	// Degraded state, owned by the writer, read by Status under mu.
+	degraded  string
+	since     time.Time
+	held      []hub.Activity
+	lost      hub.Lost
+	discarded uint64
+	lastLog   time.Time // of the writer: rate-limits the degraded log line
+
+	// testHookCommit, when set, fails a group commit (a disk error).
+	testHookCommit atomic.Pointer[func() error]
+}
+
+var _ hub.Outbox = (*Outbox)(nil)
+
+type appendReq struct {
+	a    hub.Activity
+	done chan appendResult
+}
+
+type appendResult struct {
+	seq uint64
+	err error
+}
+
+// ErrOutboxOpen is returned by OpenOutbox when the store already has one.
+var ErrOutboxOpen = errors.New("badgerstore: the store's outbox is already open")
+
+// OpenOutbox opens the outbox in the store's database, creating its
+// stream on first use, and starts its writer. Close it before the store.
+func (s *Store) OpenOutbox(opts OutboxOptions) (*Outbox, error) {
+	opts.defaults(s)
+	if !s.enter() {
+		return nil, hub.ErrClosed
+	}
+	defer s.leave()
+	o := &Outbox{
+		s: s, opts: opts, log: opts.Logger.With(slog.String("component", "outbox")),
+		reqs: make(chan *appendReq, 4*opts.MaxBatch), changed: make(chan struct{}, 1),
+		quit: make(chan struct{}), done: make(chan struct{}),
+	}
+	if err := o.load(); err != nil {
+		return nil, err
+	}
+	go o.writer()
+	return o, nil
+}
+
+// load reads the stream, the counters and which records are stored.
+func (o *Outbox) load() error {
+	db := o.s.db
+	var last, msg uint64
+	err := db.View(func(txn *badger.Txn) error {
+		if item, err := txn.Get([]byte(keyOutboxStream)); err == nil {
+			v, err := item.ValueCopy(nil)
+			if err != nil {
+				return err
+			}
+			o.stream = string(v)
+		} else if !errors.Is(err, badger.ErrKeyNotFound) {
+			return err
+		}
+		for _, c := range []struct {
+			key string
+			dst *uint64
+		}{{keyOutboxSeq, &last}, {keyOutboxMsg, &msg}} {
+			item, err := txn.Get([]byte(c.key))
+			if errors.Is(err, badger.ErrKeyNotFound) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			if err := item.Value(func(v []byte) error {
+				var err error
+				*c.dst, err = parseU64(v)
+				return err
+			}); err != nil {
+				return fmt.Errorf("%s: %w", c.key, err)
+			}
+		}
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(prefixOutboxRec)})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			seq, ok := outboxSeqOf(it.Item().Key())
+			if !ok {
+				return fmt.Errorf("%w: key %q", ErrFormat, it.Item().Key())
+			}
+			o.stored.add(seq, seq)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("badgerstore: opening the outbox: %w", err)
+	}
+	if _, hi, ok := o.stored.last(); ok && hi > last {
+		last = hi // cannot happen: o/seq is written with the records
+	}
+	o.next = last + 1
+	o.msgNext, o.msgLimit = msg+1, msg
+	if o.stream == "" {
+		var b [16]byte
+		if _, err := rand.Read(b[:]); err != nil {
+			return err
+		}
+		o.stream = base64.RawURLEncoding.EncodeToString(b[:])
+		if err := db.Update(func(txn *badger.Txn) error {
+			return txn.Set([]byte(keyOutboxStream), []byte(o.stream))
+		}); err != nil {
+			return fmt.Errorf("badgerstore: creating the outbox stream: %w", err)
+		}
+	}
+	return nil
+}
+
+// Stream implements hub.Outbox.
+func (o *Outbox) Stream() string { return o.stream }
+
+// Changed implements hub.Outbox.
+func (o *Outbox) Changed() <-chan struct{} { return o.changed }
+
+// Append implements hub.Outbox: it returns once the record and its seq
+// are on disk, synced, with other records of the same group commit.
+func (o *Outbox) Append(ctx context.Context, a hub.Activity) (uint64, error) {
+	if err := a.Validate(); err != nil {
+		return 0, err
+	}
+	r := &appendReq{a: a, done: make(chan appendResult, 1)}
+	o.life.RLock()
+	if o.closed {
+		o.life.RUnlock()
+		return 0, hub.ErrOutboxClosed
+	}
+	select {
+	case o.reqs <- r:
+	case <-ctx.Done():
+		o.life.RUnlock()
+		return 0, ctx.Err()
+	}
+	o.life.RUnlock()
+	select {
+	case res := <-r.done:
+		return res.seq, res.err
+	case <-ctx.Done():
+		// The record may still be stored; the caller cannot count on it.
+		return 0, ctx.Err()
+	}
+}
+
+// writer takes the waiting records and commits them in groups until Close.
+func (o *Outbox) writer() {
+	defer close(o.done)
+	batch := make([]*appendReq, 0, o.opts.MaxBatch)
+	retry := time.NewTicker(o.opts.RetryInterval)
+	defer retry.Stop()
+	for {
+		select {
+		case r := <-o.reqs:
+			batch = append(batch, r)
+		case <-retry.C:
+			o.retryHeld()
+			continue
+		case <-o.quit:
+			for {
+				select {
+				case r := <-o.reqs:
+					batch = append(batch, r)
+					if len(batch) == o.opts.MaxBatch {
+						o.commit(batch)
+						batch = batch[:0]
+					}
+					continue
+				default:
+				}
+				break
+			}
+			if len(batch) > 0 {
+				o.commit(batch)
+			}
+			o.retryHeld()
+			return
+		}
+	fill:
+		for len(batch) < o.opts.MaxBatch {
+			select {
+			case r := <-o.reqs:
+				batch = append(batch, r)
+			default:
+				break fill
+			}
+		}
+		o.commit(batch)
+		clear(batch)
+		batch = batch[:0]
+	}
+}
+
+// commit stores a group of records, or holds them in memory when the disk
+// cannot take them; either way it answers every request.
+func (o *Outbox) commit(batch []*appendReq) {
+	recs := make([]hub.Activity, len(batch))
+	for i, r := range batch {
+		recs[i] = r.a
+	}
+	o.mu.Lock()
+	degraded := o.degraded != ""
+	o.mu.Unlock()
+	if degraded {
+		o.retryHeld()
+	}
+	o.mu.Lock()
+	degraded = o.degraded != ""
+	o.mu.Unlock()
+	var err error
+	if !degraded {
+		var first uint64
+		first, err = o.write(recs)
+		if err == nil {
+			for i, r := range batch {
+				r.done <- appendResult{seq: first + uint64(i)}
+			}
+			o.signal()
+			return
+		}
+		o.degrade(err)
+	}
+	o.hold(recs)
+	for _, r := range batch {
+		r.done <- appendResult{err: hub.ErrNotDurable}
+	}
+}
+
+// write stores records in one synced transaction, after checking the free
+// space, and returns the first seq they got.
+func (o *Outbox) write(recs []hub.Activity) (uint64, error) {
+	if free, err := o.opts.FreeSpace(); err == nil && free < o.opts.Reserve {
+		return 0, fmt.Errorf("disk nearly full: %d bytes free, the outbox keeps %d in reserve", free, o.opts.Reserve)
+	}
+	if !o.s.enter() {
+		return 0, hub.ErrClosed
+	}
+	defer o.s.leave()
+	o.mu.Lock()
+	first := o.next
+	o.mu.Unlock()
+	txn := o.s.db.NewTransaction(true)
+	defer txn.Discard()
+	for i := range recs {
+		recs[i].Seq = first + uint64(i)
+		v, err := json.Marshal(&recs[i])
+		if err != nil {
+			return 0, err
+		}
+		if err := txn.Set(outboxKey(recs[i].Seq), v); err != nil {
+			return 0, err
+		}
+	}
+	last := first + uint64(len(recs)) - 1
+	if err := txn.Set([]byte(keyOutboxSeq), u64(last)); err != nil {
+		return 0, err
+	}
+	if hook := o.testHookCommit.Load(); hook != nil {
+		if err := (*hook)(); err != nil {
+			return 0, err
+		}
+	}
+	if err := txn.Commit(); err != nil {
+		return 0, err
+	}
+	o.mu.Lock()
+	o.next = last + 1
+	o.stored.add(first, last)
+	o.mu.Unlock()
+	return first, nil
+}
+
+func (o *Outbox) signal() {
+	select {
+	case o.changed <- struct{}{}:
+	default:
+	}
+}
+
+// degrade enters (or stays in) the degraded state.
+func (o *Outbox) degrade(cause error) {
+	o.mu.Lock()
+	first := o.degraded == ""
+	o.degraded = cause.Error()
+	if first {
+		o.since = time.Now()
+	}
+	o.mu.Unlock()
+	if first {
+		o.log.Error("activity records cannot be stored durably; holding them in memory (decisions go on)",
+			slog.Any("err", cause), slog.Int("memory_limit", o.opts.MemoryLimit))
+		o.alarm()
+	}
+}
+
+// hold keeps records in memory, discarding the oldest beyond MemoryLimit.
+func (o *Outbox) hold(recs []hub.Activity) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.held = append(o.held, recs...)
+	if over := len(o.held) - o.opts.MemoryLimit; over > 0 {
+		for _, a := range o.held[:over] {
+			if o.lost.Count == 0 || a.At.Before(o.lost.From) {
+				o.lost.From = a.At
+			}
+			if a.At.After(o.lost.To) {
+				o.lost.To = a.At
+			}
+			o.lost.Count++
+		}
+		o.discarded += uint64(over)
+		o.held = append(o.held[:0:0], o.held[over:]...)
+	}
+}
+
+// retryHeld stores what is held in memory, the overflow marker first, if
+// the disk takes it now. Like hold, it runs on the writer goroutine only,
+// which owns held and lost (mu makes them readable by Status).
+func (o *Outbox) retryHeld() {
+	o.mu.Lock()
+	degraded := o.degraded != ""
+	o.mu.Unlock()
+	if !degraded {
+		return
+	}
+	stored := 0
+	for len(o.held) > 0 || o.lost.Count > 0 {
+		var recs []hub.Activity
+		lost := o.lost
+		if lost.Count > 0 {
+			recs = append(recs, hub.Activity{Kind: hub.ActivityOverflow, At: lost.To, Lost: &lost})
+		}
+		n := min(len(o.held), o.opts.MaxBatch-len(recs))
+		recs = append(recs, o.held[:n]...)
+		if _, err := o.write(recs); err != nil {
+			o.mu.Lock()
+			o.degraded = err.Error()
+			held := len(o.held)
+			o.mu.Unlock()
+			if time.Since(o.lastLog) >= time.Minute {
+				o.lastLog = time.Now()
+				o.log.Error("activity records still held in memory: the disk does not take them",
+					slog.Int("held", held), slog.Uint64("discarded", o.discarded), slog.Any("err", err))
+			}
+			return
+		}
+		o.mu.Lock()
+		o.lost = hub.Lost{}
+		o.held = o.held[n:]
+		o.mu.Unlock()
+		stored += n
+	}
+	o.mu.Lock()
+	o.held = nil
+	o.degraded, o.since = "", time.Time{}
+	o.mu.Unlock()
+	o.signal()
+	o.log.Warn("activity records stored again; the outbox is no longer degraded", slog.Int("records", stored),
+		slog.Uint64("discarded_since_start", o.discarded))
+	o.alarm()
+}
+
+func (o *Outbox) alarm() {
+	if o.opts.OnAlarm != nil {
+		o.opts.OnAlarm(o.Status())
+	}
+}
+
+// Read implements hub.Outbox.
+func (o *Outbox) Read(from, to uint64, max int) ([]hub.Activity, error) {
+	o.mu.Lock()
+	ranges := o.stored.within(from, to)
+	o.mu.Unlock()
+	if len(ranges) == 0 || max <= 0 {
+		return nil, nil
+	}
+	if !o.s.enter() {
+		return nil, hub.ErrClosed
+	}
+	defer o.s.leave()
+	var out []hub.Activity
+	err := o.s.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(prefixOutboxRec), PrefetchValues: true, PrefetchSize: 64})
+		defer it.Close()
+		for _, r := range ranges {
+			for it.Seek(outboxKey(r[0])); it.Valid() && len(out) < max; it.Next() {
+				seq, ok := outboxSeqOf(it.Item().Key())
+				if !ok || seq > r[1] {
+					break
+				}
+				var a hub.Activity
+				if err := it.Item().Value(func(v []byte) error { return json.Unmarshal(v, &a) }); err != nil {
+					return fmt.Errorf("record %d: %w", seq, err)
+				}
+				out = append(out, a)
+			}
+			if len(out) >= max {
+				break
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("badgerstore: reading the outbox: %w", err)
+	}
+	return out, nil
+}
+
+// Remove implements hub.Outbox: the stored records of [from, to] go, in
+// one transaction per few thousand.
+func (o *Outbox) Remove(from, to uint64) error {
+	o.mu.Lock()
+	ranges := o.stored.within(from, to+1)
+	o.mu.Unlock()
+	if len(ranges) == 0 {
+		return nil
+	}
+	if !o.s.enter() {
+		return hub.ErrClosed
+	}
+	defer o.s.leave()
+	wb := o.s.db.NewWriteBatch()
+	for _, r := range ranges {
+		for seq := r[0]; seq <= r[1]; seq++ {
+			if err := wb.Delete(outboxKey(seq)); err != nil {
+				wb.Cancel()
+				return fmt.Errorf("badgerstore: removing from the outbox: %w", err)
+			}
+		}
+	}
+	if err := wb.Flush(); err != nil {
+		return fmt.Errorf("badgerstore: removing from the outbox: %w", err)
+	}
+	o.mu.Lock()
+	for _, r := range ranges {
+		o.stored.remove(r[0], r[1])
+	}
+	o.mu.Unlock()
+	return nil
+}
+
+// Bounds implements hub.Outbox.
+func (o *Outbox) Bounds() (first, next uint64) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if lo, _, ok := o.stored.first(); ok {
+		first = lo
+	}
+	return first, o.next
+}
+
+// msgLease is how many message seqs are reserved on disk at once: a
+// restart skips at most this many.
+const msgLease = 1000
+
+// NextMessageSeq implements hub.Outbox.
+func (o *Outbox) NextMessageSeq() (uint64, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.msgNext > o.msgLimit {
+		limit := o.msgLimit + msgLease
+		if !o.s.enter() {
+			return 0, hub.ErrClosed
+		}
+		err := o.s.db.Update(func(txn *badger.Txn) error { return txn.Set([]byte(keyOutboxMsg), u64(limit)) })
+		o.s.leave()
+		if err != nil {
+			return 0, fmt.Errorf("badgerstore: reserving message seqs: %w", err)
+		}
+		o.msgLimit = limit
+	}
+	n := o.msgNext
+	o.msgNext++
+	return n, nil
+}
+
+// Status implements hub.Outbox.
+func (o *Outbox) Status() hub.OutboxStatus {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return hub.OutboxStatus{
+		Stream: o.stream, Pending: int(o.stored.count()), Next: o.next,
+		Degraded: o.degraded != "", Reason: o.degraded, Since: o.since,
+		Held: len(o.held), Discarded: o.discarded,
+	}
+}
+
+// LoadState returns a small piece of the cloud link's state saved by
+// SaveState (nil when there is none).
+func (o *Outbox) LoadState(name string) ([]byte, error) {
+	if !o.s.enter() {
+		return nil, hub.ErrClosed
+	}
+	defer o.s.leave()
+	var v []byte
+	err := o.s.db.View(func(txn *badger.Txn) error {
+		item, err := txn.Get([]byte(prefixOutboxSt + name))
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		v, err = item.ValueCopy(nil)
+		return err
+	})
+	return v, err
+}
+
+// SaveState stores a small piece of the cloud link's state (the replay
+// cache), synced.
+func (o *Outbox) SaveState(name string, value []byte) error {
+	if !o.s.enter() {
+		return hub.ErrClosed
+	}
+	defer o.s.leave()
+	return o.s.db.Update(func(txn *badger.Txn) error { return txn.Set([]byte(prefixOutboxSt+name), value) })
+}
+
+// Close stores what is waiting, stops the writer and reports records it
+// could not store (held in memory: lost with the process). Appends after
+// Close return hub.ErrOutboxClosed. Close it before the store.
+func (o *Outbox) Close() error {
+	o.life.Lock()
+	if o.closed {
+		o.life.Unlock()
+		return nil
+	}
+	o.closed = true
+	o.life.Unlock()
+	close(o.quit)
+	<-o.done
+	st := o.Status()
+	if st.Held > 0 || o.lost.Count > 0 {
+		o.log.Error("activity records held in memory are lost at close", slog.Int("held", st.Held),
+			slog.Uint64("not_yet_marked", o.lost.Count))
+		return fmt.Errorf("badgerstore: outbox closed with %d records not stored: %w", st.Held, hub.ErrNotDurable)
+	}
+	return nil
+}
+
+// intervals is a sorted set of disjoint, non-adjacent seq ranges
+// [lo, hi]: the records stored. The stream is appended at its end and
+// removed in message-sized ranges, so it holds few ranges.
+type intervals [][2]uint64
+
+func (s *intervals) add(lo, hi uint64) {
+	n := len(*s)
+	if n > 0 && (*s)[n-1][1]+1 >= lo && lo > (*s)[n-1][0] {
+		(*s)[n-1][1] = max((*s)[n-1][1], hi)
+		return
+	}
+	if n == 0 || (*s)[n-1][1] < lo {
+		*s = append(*s, [2]uint64{lo, hi})
+		return
+	}
+	// Out of order (load is in order; this is defensive): insert and merge.
+	all := append(*s, [2]uint64{lo, hi})
+	for i := len(all) - 1; i > 0 && all[i][0] < all[i-1][0]; i-- {
+		all[i], all[i-1] = all[i-1], all[i]
+	}
+	merged := all[:1]
+	for _, r := range all[1:] {
+		last := &merged[len(merged)-1]
+		if r[0] <= last[1]+1 {
+			last[1] = max(last[1], r[1])
+		} else {
+			merged = append(merged, r)
+		}
+	}
+	*s = merged
+}
+
+func (s *intervals) remove(lo, hi uint64) {
+	var out intervals
+	for _, r := range *s {
+		if r[1] < lo || r[0] > hi {
+			out = append(out, r)
+			continue
+		}
+		if r[0] < lo {
+			out = append(out, [2]uint64{r[0], lo - 1})
+		}
+		if r[1] > hi {
+			out = append(out, [2]uint64{hi + 1, r[1]})
+		}
+	}
+	*s = out
+}
+
+// within returns the parts of the set in [from, to).
+func (s intervals) within(from, to uint64) [][2]uint64 {
+	var out [][2]uint64
+	if to <= from {
+		return nil
+	}
+	for _, r := range s {
+		if r[1] < from || r[0] >= to {
+			continue
+		}
+		out = append(out, [2]uint64{max(r[0], from), min(r[1], to-1)})
+	}
+	return out
+}
+
+func (s intervals) first() (lo, hi uint64, ok bool) {
+	if len(s) == 0 {
+		return 0, 0, false
+	}
+	return s[0][0], s[0][1], true
+}
+
+func (s intervals) last() (lo, hi uint64, ok bool) {
+	if len(s) == 0 {
+		return 0, 0, false
+	}
+	return s[len(s)-1][0], s[len(s)-1][1], true
+}
+
+func (s intervals) count() uint64 {
+	var n uint64
+	for _, r := range s {
+		n += r[1] - r[0] + 1
+	}
+	return n
+}

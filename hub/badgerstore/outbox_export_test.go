@@ -1,0 +1,11 @@
+package badgerstore
+
+// SetOutboxCommitHook makes every group commit of o fail with what f
+// returns (nil: succeed), as a failing disk would; nil f removes it.
+func SetOutboxCommitHook(o *Outbox, f func() error) {
+	if f == nil {
+		o.testHookCommit.Store(nil)
+		return
+	}
+	o.testHookCommit.Store(&f)
+}
