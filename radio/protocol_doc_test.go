@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/doorhub/doorhub/radio/coproc"
 	"github.com/doorhub/doorhub/radio/frame"
 	"github.com/doorhub/doorhub/radio/link"
 	"github.com/doorhub/doorhub/radio/lockmsg"
@@ -117,6 +118,19 @@ func sealed(name string, counter uint32, m lockmsg.Message, what string) example
 		}
 		if h.Counter != counter || !reflect.DeepEqual(got, m) {
 			return fmt.Errorf("unseals to %d %+v", h.Counter, got)
+		}
+		return nil
+	}}
+}
+
+func control(name string, m coproc.Message, spans ...span) example {
+	return example{name: "control " + name, b: coproc.Append(nil, m), spans: spans, check: func(b []byte) error {
+		got, err := coproc.Parse(b)
+		if err != nil {
+			return err
+		}
+		if !reflect.DeepEqual(got, m) {
+			return fmt.Errorf("decodes to %+v, doc states %+v", got, m)
 		}
 		return nil
 	}}
@@ -338,6 +352,17 @@ func examples() []example {
 		body("list chunk", &lockmsg.ListChunk{Version: 13, Index: 0, Count: 3, Digest: digest("a1a2a3a4a5a6a7a8"), Data: []byte("entries")},
 			span{4, "list version 13"}, span{2, "chunk 0"}, span{2, "of 3"}, span{8, "digest of the whole list"}, span{7, "entries (opaque here)"}),
 		body("event ack", &lockmsg.EventAck{Through: 79}, span{4, "events up to seq 79 are stored"}),
+		body("door assign", &lockmsg.DoorAssign{Door: "main-entrance"}, span{1, "length 13 (1..64)"}, span{13, `door id "main-entrance"`}),
+
+		// Coprocessor control envelopes.
+		control("version request", &coproc.VersionRequest{Token: 0x2a}, span{1, "kind 02 version_request"}, span{4, "token 0000002a"}),
+		control("version", &coproc.Version{Token: 0x2a, Protocol: 1, Firmware: lockmsg.Firmware{Major: 2, Minor: 0, Patch: 1}, MaxLocks: 64},
+			span{1, "kind 03 version"}, span{4, "token 0000002a: answers the request above"}, span{1, "protocol 1"},
+			span{3, "firmware 2.0.1"}, span{2, "relays for up to 64 locks"}),
+		control("reset", &coproc.Reset{Token: 0x2b}, span{1, "kind 04 reset"}, span{4, "token 0000002b: echoed by the version sent after the restart"}),
+		control("undelivered", &coproc.Undelivered{Lock: testLock, Type: lockmsg.TypeDoorAssign, Counter: 900, Reason: coproc.LockAsleep},
+			span{1, "kind 05 undelivered"}, span{4, "lock 0000a1b2"}, span{1, "type door_assign(0x47)"}, span{4, "hub counter 900"},
+			span{1, "reason 1 lock_asleep"}),
 
 		// Messages a hub drops.
 		malformedMsg("forged", flipped, lockmsg.ErrForged, nil,
@@ -510,7 +535,7 @@ func TestDocTables(t *testing.T) {
 	}
 	doc := string(docBytes)
 	types := regexp.MustCompile("(?m)^\\| `([0-9a-f]{2})` \\| ([a-z_]+) \\| (lock|hub) → (lock|hub) \\|").FindAllStringSubmatch(doc, -1)
-	if len(types) != 15 {
+	if len(types) != 16 {
 		t.Fatalf("found %d rows in the type table", len(types))
 	}
 	for _, row := range types {

@@ -31,6 +31,7 @@ const (
 	TypeTimeSync     Type = 0x44
 	TypeListChunk    Type = 0x45
 	TypeEventAck     Type = 0x46
+	TypeDoorAssign   Type = 0x47
 	TypeHubFloor     Type = 0x7F // CounterFloor from the hub
 )
 
@@ -66,7 +67,7 @@ var typeNames = map[Type]string{
 	TypeCommandResult: "command_result", TypeLockFloor: "counter_floor",
 	TypeStatusAck: "status_ack", TypeDecision: "decision", TypeRemoteUnlock: "remote_unlock",
 	TypeTimeSync: "time_sync", TypeListChunk: "list_chunk", TypeEventAck: "event_ack",
-	TypeHubFloor: "counter_floor",
+	TypeHubFloor: "counter_floor", TypeDoorAssign: "door_assign",
 }
 
 func (t Type) String() string {
@@ -91,6 +92,7 @@ const (
 	MaxOfflineRecords = 15 // records in one OfflineEvents
 	MaxChunkData      = 208
 	MaxUnlockSeconds  = 3600
+	MaxDoorID         = 64 // bytes of a door id (hub.MaxIDLength)
 )
 
 // Parsing errors. Every error from ParseBody, Unseal and Pairing.Open about
@@ -146,6 +148,8 @@ func newMessage(t Type) Message {
 		return new(EventAck)
 	case TypeHubFloor:
 		return &CounterFloor{From: HubToLock}
+	case TypeDoorAssign:
+		return new(DoorAssign)
 	}
 	return nil
 }
@@ -777,3 +781,31 @@ func (*EventAck) Type() Type                   { return TypeEventAck }
 func (m *EventAck) appendBody(b []byte) []byte { return be32(b, m.Through) }
 func (m *EventAck) parseBody(r *reader)        { m.Through = r.u32() }
 func (m *EventAck) validate() error            { return nil }
+
+// DoorAssign tells a lock the id of the door the hub maps it to, after
+// pairing and whenever the lock says Hello. The lock keeps it and shows it
+// to phones, which sign it into their answer to the lock's challenge
+// (hub.MobileMessage). It answers with CommandResult.
+type DoorAssign struct {
+	// Door is the door's id in the hub's site model: 1..MaxDoorID bytes
+	// of letters, digits, '-', '_' and '.'.
+	Door string
+}
+
+func (*DoorAssign) Type() Type { return TypeDoorAssign }
+func (m *DoorAssign) appendBody(b []byte) []byte {
+	return append(append(b, uint8(len(m.Door))), m.Door...)
+}
+func (m *DoorAssign) parseBody(r *reader) { m.Door = string(r.lenBytes("door id", 1, MaxDoorID)) }
+func (m *DoorAssign) validate() error {
+	if len(m.Door) == 0 || len(m.Door) > MaxDoorID {
+		return fmt.Errorf("door id of %d bytes", len(m.Door))
+	}
+	for i := 0; i < len(m.Door); i++ {
+		c := m.Door[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return errors.New("door id holds a character other than letters, digits, '-', '_' and '.'")
+		}
+	}
+	return nil
+}

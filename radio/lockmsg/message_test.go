@@ -130,6 +130,9 @@ var bodyTests = []struct {
 		00 00 00 4f              # events up to seq 79 stored`},
 	{"counter floor from hub", &CounterFloor{From: HubToLock, Floor: 575}, `
 		00 00 02 3f              # drops lock counters <= 575`},
+	{"door assign", &DoorAssign{Door: "main-entrance"}, `
+		0d                       # length 13
+		6d 61 69 6e 2d 65 6e 74 72 61 6e 63 65  # "main-entrance"`},
 }
 
 func TestBodies(t *testing.T) {
@@ -195,6 +198,8 @@ var malformedBodies = []struct {
 	{"deny with unlock", TypeDecision, `00000203 1b 0005`, "deny with unlock of 5 s"},
 	{"unlock over an hour", TypeRemoteUnlock, `0e11`, "unlock of 3601 s"},
 	{"time sync at 0", TypeTimeSync, `00000000 01`, "clock 0"},
+	{"door assign empty", TypeDoorAssign, `00`, "length 0 not in 1..64"},
+	{"door assign with a space", TypeDoorAssign, `03 61 20 62`, "door id holds a character"},
 	{"list chunk without data", TypeListChunk, `0000000d 0000 0003 a1a2a3a4a5a6a7a8`, "chunk data of 0 bytes"},
 	{"list chunk index past count", TypeListChunk, `0000000d 0003 0003 a1a2a3a4a5a6a7a8 65`, "chunk 3 of 3"},
 	{"list chunk data too long", TypeListChunk, `0000000d 0000 0003 a1a2a3a4a5a6a7a8` + strings.Repeat(" 65", MaxChunkData+1), "chunk data of 209 bytes"},

@@ -157,8 +157,8 @@ func (k *Keys) tag(lock LockID, headerAndBody []byte) [MACSize]byte {
 // EnvelopeKind is the first byte of a link payload.
 type EnvelopeKind uint8
 
-// Envelope kinds. 0x02–0x0F are reserved for the coprocessor's own
-// control messages (defined with the serial-port work).
+// Envelope kinds. 0x02–0x0F are the coprocessor's own control messages
+// (radio/coproc).
 const (
 	EnvelopeLock EnvelopeKind = 0x01 // a sealed message to or from a lock
 )
