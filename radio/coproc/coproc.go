@@ -135,8 +135,10 @@ func (*Version) size() int        { return 10 }
 func (*Reset) size() int          { return 4 }
 func (*Undelivered) size() int    { return 10 }
 
-func (m *VersionRequest) appendBody(b []byte) []byte { return binary.BigEndian.AppendUint32(b, m.Token) }
-func (m *Reset) appendBody(b []byte) []byte          { return binary.BigEndian.AppendUint32(b, m.Token) }
+func (m *VersionRequest) appendBody(b []byte) []byte {
+	return binary.BigEndian.AppendUint32(b, m.Token)
+}
+func (m *Reset) appendBody(b []byte) []byte { return binary.BigEndian.AppendUint32(b, m.Token) }
 func (m *Version) appendBody(b []byte) []byte {
 	b = binary.BigEndian.AppendUint32(b, m.Token)
 	b = append(b, m.Protocol, m.Firmware.Major, m.Firmware.Minor, m.Firmware.Patch)
