@@ -15,9 +15,9 @@ import (
 //	m/gen                 the current generation, 8 bytes big-endian
 //	m/version             the version of the set, 8 bytes big-endian
 //	m/floor               the clock floor, time.MarshalBinary
-//	m/journal             present while a journaled batch is replayed: its version
+//	m/journal             present while a journaled batch is replayed: its journal id
 //	c/<gen>/<kind>/<id>   one record of generation gen (16 hex digits), JSON
-//	j/<version>/<seq>     a journaled batch's changes, JSON chunks
+//	j/<journal>/<seq>     a journaled batch's changes, JSON chunks
 //	u/<guest code id>     first use of a fifteen-minute guest code, time.MarshalBinary
 //
 // Only c/ keys belong to a generation: a snapshot writes a new one and
@@ -55,13 +55,15 @@ func genOf(key []byte) (uint64, bool) {
 	return g, err == nil
 }
 
-func journalPrefix(version uint64) []byte { return fmt.Appendf(nil, "j/%016x/", version) }
+// Journal ids, like generations, only grow: a journal whose keys the
+// reaper is still removing is never written again.
+func journalPrefix(journal uint64) []byte { return fmt.Appendf(nil, "j/%016x/", journal) }
 
-func journalKey(version uint64, seq int) []byte {
-	return fmt.Appendf(journalPrefix(version), "%08x", seq)
+func journalKey(journal uint64, seq int) []byte {
+	return fmt.Appendf(journalPrefix(journal), "%08x", seq)
 }
 
-// journalOf parses the version of a j/ key.
+// journalOf parses the journal id of a j/ key.
 func journalOf(key []byte) (uint64, bool) {
 	if len(key) < len("j/0000000000000000/") || string(key[:2]) != prefixJournal {
 		return 0, false

@@ -46,11 +46,12 @@ type Store struct {
 	snapMu sync.Mutex
 
 	// writeMu serialises every change: batches, snapshot commits, first
-	// uses, the floor. gen and broken are guarded by it.
-	writeMu sync.Mutex
-	gen     uint64
-	broken  error
-	nextGen atomic.Uint64
+	// uses, the floor. gen, broken and nextJournal are guarded by it.
+	writeMu     sync.Mutex
+	gen         uint64
+	broken      error
+	nextJournal uint64
+	nextGen     atomic.Uint64
 
 	// mu guards what readers see. It is held for writing while the
 	// catalog changes and, in Apply, until the change is on disk: a reader
@@ -124,7 +125,7 @@ func (s *Store) init() error {
 		// A batch committed through the journal; its replay into the
 		// generation did not finish.
 		if err := s.replayJournal(meta.gen, meta.journal); err != nil {
-			return fmt.Errorf("badgerstore: replaying the journal of version %d: %w", meta.journal, err)
+			return fmt.Errorf("badgerstore: replaying journal %d (version %d): %w", meta.journal, meta.version, err)
 		}
 	}
 	start := time.Now()
@@ -133,11 +134,12 @@ func (s *Store) init() error {
 		return err
 	}
 	s.cat, s.version, s.gen, s.floor = cat, meta.version, meta.gen, meta.floor
-	maxGen, err := s.queueOrphans(meta.gen)
+	maxGen, maxJournal, err := s.queueOrphans(meta.gen)
 	if err != nil {
 		return err
 	}
 	s.nextGen.Store(maxGen + 1)
+	s.nextJournal = maxJournal + 1
 	s.log.Debug("opened", slog.Uint64("version", meta.version), slog.Uint64("generation", meta.gen),
 		slog.Duration("load", time.Since(start)))
 	return nil
@@ -278,10 +280,11 @@ func (s *Store) loadCatalog(gen uint64) (*hub.Catalog, error) {
 // queueOrphans hands every generation but the current one, and every
 // journal, to the reaper: what an aborted or interrupted snapshot, a
 // replaced generation or a replayed journal left behind. It returns the
-// highest generation seen, so that new ones never reuse a number.
-func (s *Store) queueOrphans(current uint64) (uint64, error) {
-	maxGen := current
-	err := s.db.View(func(txn *badger.Txn) error {
+// highest generation and journal id seen, so that new ones never reuse a
+// number whose keys may still be there.
+func (s *Store) queueOrphans(current uint64) (maxGen, maxJournal uint64, err error) {
+	maxGen = current
+	err = s.db.View(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(prefixRecords)})
 		defer it.Close()
 		for it.Rewind(); it.Valid(); {
@@ -298,19 +301,20 @@ func (s *Store) queueOrphans(current uint64) (uint64, error) {
 		jt := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(prefixJournal)})
 		defer jt.Close()
 		for jt.Rewind(); jt.Valid(); {
-			v, ok := journalOf(jt.Item().Key())
+			j, ok := journalOf(jt.Item().Key())
 			if !ok {
 				return fmt.Errorf("%w: key %q", ErrFormat, jt.Item().Key())
 			}
-			s.reaper.add(journalPrefix(v))
-			jt.Seek(journalPrefix(v + 1))
+			maxJournal = max(maxJournal, j)
+			s.reaper.add(journalPrefix(j))
+			jt.Seek(journalPrefix(j + 1))
 		}
 		return nil
 	})
 	if err != nil {
-		return 0, fmt.Errorf("badgerstore: scanning generations: %w", err)
+		return 0, 0, fmt.Errorf("badgerstore: scanning generations: %w", err)
 	}
-	return maxGen, nil
+	return maxGen, maxJournal, nil
 }
 
 // enter starts an operation on the database; false once closed.
@@ -452,12 +456,14 @@ func forgottenFirstUses(cat *hub.Catalog, changes []hub.Change) []string {
 const journalChunk = 512
 
 // persistJournaled writes changes too many for one transaction: first the
-// changes under j/<version>/ (several transactions, nothing refers to them
+// changes under j/<journal>/ (several transactions, nothing refers to them
 // yet), then, in one transaction, m/journal and m/version — the commit
 // point — then the changes into the generation, then m/journal goes. A
 // crash after the commit point is finished by Open; before it, the journal
 // is an orphan the reaper removes.
 func (s *Store) persistJournaled(changes []hub.Change, version uint64) (committed bool, err error) {
+	journal := s.nextJournal
+	s.nextJournal++
 	wb := s.db.NewWriteBatch()
 	wb.SetMaxPendingTxns(2)
 	entries := make([]journalEntry, 0, journalChunk)
@@ -469,7 +475,7 @@ func (s *Store) persistJournaled(changes []hub.Change, version uint64) (committe
 		}
 		entries = entries[:0]
 		seq++
-		return wb.Set(journalKey(version, seq), b)
+		return wb.Set(journalKey(journal, seq), b)
 	}
 	for _, ch := range changes {
 		e := journalEntry{Kind: ch.Kind, ID: ch.ID, V: json.RawMessage("null")}
@@ -503,17 +509,17 @@ func (s *Store) persistJournaled(changes []hub.Change, version uint64) (committe
 		}
 	}
 	if err := wb.Flush(); err != nil {
-		s.reaper.add(journalPrefix(version))
+		s.reaper.add(journalPrefix(journal))
 		return false, fmt.Errorf("journal: %w", err)
 	}
 	err = s.db.Update(func(txn *badger.Txn) error {
-		if err := txn.Set([]byte(keyJournal), u64(version)); err != nil {
+		if err := txn.Set([]byte(keyJournal), u64(journal)); err != nil {
 			return err
 		}
 		return txn.Set([]byte(keyVersion), u64(version))
 	})
 	if err != nil {
-		s.reaper.add(journalPrefix(version))
+		s.reaper.add(journalPrefix(journal))
 		return false, fmt.Errorf("journal commit: %w", err)
 	}
 	if s.testHookJournaled != nil {
@@ -521,22 +527,22 @@ func (s *Store) persistJournaled(changes []hub.Change, version uint64) (committe
 			return true, err
 		}
 	}
-	if err := s.replayJournal(s.gen, version); err != nil {
+	if err := s.replayJournal(s.gen, journal); err != nil {
 		return true, fmt.Errorf("journal replay: %w", err)
 	}
 	s.log.Debug("batch applied through the journal", slog.Uint64("version", version), slog.Int("changes", len(changes)))
 	return true, nil
 }
 
-// replayJournal writes the journal of version into generation gen, removes
-// m/journal and leaves the journal keys to the reaper. Writing a record's
+// replayJournal writes a journal into generation gen, removes m/journal
+// and leaves the journal keys to the reaper. Writing a record's
 // final state twice is harmless, so a replay interrupted by a crash is
 // simply done again.
-func (s *Store) replayJournal(gen, version uint64) error {
+func (s *Store) replayJournal(gen, journal uint64) error {
 	wb := s.db.NewWriteBatch()
 	wb.SetMaxPendingTxns(2)
 	err := s.db.View(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: journalPrefix(version)})
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: journalPrefix(journal)})
 		defer it.Close()
 		for it.Rewind(); it.Valid(); it.Next() {
 			var entries []journalEntry
@@ -571,7 +577,7 @@ func (s *Store) replayJournal(gen, version uint64) error {
 	if err := s.db.Update(func(txn *badger.Txn) error { return txn.Delete([]byte(keyJournal)) }); err != nil {
 		return err
 	}
-	s.reaper.add(journalPrefix(version))
+	s.reaper.add(journalPrefix(journal))
 	return nil
 }
 
