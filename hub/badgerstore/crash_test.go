@@ -130,6 +130,17 @@ func (h *history) smallOps(rng *rand.Rand, c *hub.Catalog, v uint64) []hub.Op {
 	return ops
 }
 
+// changeKind names the kind of change history makes for version v.
+func changeKind(v uint64) string {
+	switch {
+	case v%13 == 0:
+		return "snapshot"
+	case v%40 == 10 || v%40 == 30:
+		return "journaled batch"
+	}
+	return "batch"
+}
+
 // apply brings a store to the change's version.
 func (c change) apply(s hub.Store) error {
 	if c.batch != nil {
@@ -202,6 +213,7 @@ func TestCrash(t *testing.T) {
 	ref := newHistory()
 	var last uint64
 	kills := map[string]int{}
+	interrupted := map[string]int{} // what the child was writing when killed
 	start := time.Now()
 	// The rounds are bounded in time as well: on a loaded machine each
 	// takes longer, and ten already kill at many points.
@@ -288,6 +300,9 @@ func TestCrash(t *testing.T) {
 			s.Close()
 			t.Fatalf("round %d: store at version %d, but the child saw %d committed", round, v, committed)
 		}
+		if kills != nil {
+			interrupted[changeKind(v+1)]++
+		}
 		for ref.version < v {
 			ref.next(t)
 		}
@@ -299,7 +314,8 @@ func TestCrash(t *testing.T) {
 		}
 		last = v
 	}
-	t.Logf("%d rounds (%v), reached version %d; kills: %v", round, time.Since(start).Round(time.Millisecond), last, kills)
+	t.Logf("%d rounds (%v), reached version %d; kills: %v; the change after the version reopened: %v",
+		round, time.Since(start).Round(time.Millisecond), last, kills, interrupted)
 	if last < uint64(round) {
 		t.Errorf("only %d versions in %d rounds: the kills came too early to test much", last, round)
 	}
