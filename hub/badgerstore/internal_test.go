@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -274,5 +275,23 @@ func TestSizeAndGC(t *testing.T) {
 	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestBadgerLogs checks Badger's lines reach slog at the right level:
+// warnings and errors as such, info only at debug.
+func TestBadgerLogs(t *testing.T) {
+	var buf strings.Builder
+	l := slogAdapter{slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelWarn}))}
+	l.Infof("compaction %d done\n", 1)
+	l.Debugf("noise")
+	l.Warningf("value log %s\n", "full")
+	l.Errorf("disk %s", "gone")
+	got := buf.String()
+	if strings.Contains(got, "compaction") || strings.Contains(got, "noise") {
+		t.Errorf("info or debug lines at warn level: %q", got)
+	}
+	if !strings.Contains(got, `level=WARN msg="value log full"`) || !strings.Contains(got, `level=ERROR msg="disk gone"`) {
+		t.Errorf("warnings and errors missing or mangled: %q", got)
 	}
 }

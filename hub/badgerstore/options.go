@@ -10,9 +10,10 @@ import (
 	"github.com/dgraph-io/badger/v4/options"
 )
 
-// Options tunes the store. DefaultOptions is sized for a Raspberry Pi with
-// 1 GB of memory, including 32-bit ARM where every mmap counts against a
-// 3 GB address space; docs/store.md says what each costs.
+// Options tunes the store. Start from DefaultOptions, sized for a
+// Raspberry Pi with 1 GB of memory, including 32-bit ARM where every mmap
+// counts against a 3 GB address space; docs/store.md says what each
+// option costs. Open refuses options that fail Validate.
 type Options struct {
 	// Logger receives the store's and Badger's warnings and errors
 	// (Badger's info and debug lines go to slog's debug level). Nil:

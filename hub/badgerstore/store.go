@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -758,6 +757,3 @@ func (s *Store) gcLoop(ctx context.Context) {
 		}
 	}
 }
-
-// String names the store for logs.
-func (s *Store) String() string { return "badgerstore:" + strings.TrimSuffix(s.dir, "/") }
