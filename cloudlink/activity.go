@@ -21,6 +21,9 @@ const (
 	EventJam          EventKind = "jam"
 	EventLowBattery   EventKind = "low_battery"
 	EventRemoteUnlock EventKind = "remote_unlock"
+	// EventOverflow marks events the hub had to discard (its disk was full
+	// and its memory reserve too); Lost says how many, and when.
+	EventOverflow EventKind = "overflow"
 )
 
 // doorEventKinds are the kinds NewDoorEvent makes.
@@ -51,6 +54,17 @@ type ActivityEvent struct {
 	Remote *RemoteUnlock `json:"remote,omitempty"`
 	// BatteryPercent may be set for kind low_battery.
 	BatteryPercent *int `json:"battery_percent,omitempty"`
+	// Lost is set for kind overflow.
+	Lost *Lost `json:"lost,omitempty"`
+}
+
+// Lost counts the events an overflow marker stands for: Count events made
+// between From and To that the hub discarded before storing them, so they
+// have no seq; the marker has one.
+type Lost struct {
+	Count uint64    `json:"count"`
+	From  time.Time `json:"from"`
+	To    time.Time `json:"to"`
 }
 
 // AccessDetail is what an access event tells of a decision. Under
@@ -146,6 +160,20 @@ func (e *ActivityEvent) Validate() error {
 	}
 	if e.At.IsZero() {
 		return schemaf("event %s: at is required", e.ID)
+	}
+	if e.Kind == EventOverflow {
+		if e.Lost == nil || e.Lost.Count == 0 || e.Access != nil || e.Remote != nil {
+			return schemaf("event %s: an overflow event carries lost, with a count", e.ID)
+		}
+		if e.Door != "" {
+			if err := checkName("event door", e.Door); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if e.Lost != nil {
+		return schemaf("event %s: only an overflow event carries lost", e.ID)
 	}
 	if err := checkName("event door", e.Door); err != nil {
 		return err
