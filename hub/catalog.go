@@ -43,23 +43,22 @@ type Catalog struct {
 	loc  *time.Location
 
 	doors       map[string]*Door
-	keys        map[string]*Key
-	people      map[string]*Person
+	keys        map[string]*keyNode
+	people      map[string]*personNode
 	emails      map[string]string // normalized email -> person id
 	grants      map[string]*Grant
 	guestGrants map[string]*GuestGrant
-	keycards    map[string]*Keycard
+	keycards    map[string]*cardNode
 	devices     map[string]*Device
 	deviceByKey map[string]string // public key bytes -> device id
 	guestCodes  map[string]*GuestCode
 	tours       map[string]*Tour
 	allowlists  map[string]*Allowlist
 
-	// Secondary indexes: owner id -> ids of records referring to it.
-	grantsByPerson map[string][]string
+	// Secondary indexes: owner id -> ids of records referring to it. A
+	// person's grants and keycards hang off their personNode instead.
 	guestsByGuest  map[string][]string
 	guestsByHost   map[string][]string
-	cardsByOwner   map[string][]string
 	devicesByOwner map[string][]string
 	codesByHost    map[string][]string
 	codesByCode    map[string][]string // guest code digits -> ids
@@ -87,12 +86,11 @@ type changeKey struct {
 // NewCatalog returns an empty credential set.
 func NewCatalog() *Catalog {
 	return &Catalog{
-		doors: map[string]*Door{}, keys: map[string]*Key{}, people: map[string]*Person{},
+		doors: map[string]*Door{}, keys: map[string]*keyNode{}, people: map[string]*personNode{},
 		emails: map[string]string{}, grants: map[string]*Grant{}, guestGrants: map[string]*GuestGrant{},
-		keycards: map[string]*Keycard{}, devices: map[string]*Device{}, deviceByKey: map[string]string{},
+		keycards: map[string]*cardNode{}, devices: map[string]*Device{}, deviceByKey: map[string]string{},
 		guestCodes: map[string]*GuestCode{}, tours: map[string]*Tour{}, allowlists: map[string]*Allowlist{},
-		grantsByPerson: map[string][]string{}, guestsByGuest: map[string][]string{},
-		guestsByHost: map[string][]string{}, cardsByOwner: map[string][]string{},
+		guestsByGuest: map[string][]string{}, guestsByHost: map[string][]string{},
 		devicesByOwner: map[string][]string{}, codesByHost: map[string][]string{},
 		codesByCode: map[string][]string{}, toursByCode: map[string][]string{},
 		firstUse: map[string]time.Time{},
@@ -104,11 +102,27 @@ func NewCatalog() *Catalog {
 func (c *Catalog) Site() *Site                             { return c.site }
 func (c *Catalog) Location() *time.Location                { return c.loc }
 func (c *Catalog) Door(id string) *Door                    { return c.doors[id] }
-func (c *Catalog) Key(id string) *Key                      { return c.keys[id] }
-func (c *Catalog) Person(id string) *Person                { return c.people[id] }
+func (c *Catalog) Key(id string) *Key {
+	if n := c.keys[id]; n != nil {
+		return &n.Key
+	}
+	return nil
+}
+
+func (c *Catalog) Person(id string) *Person {
+	if n := c.people[id]; n != nil {
+		return &n.Person
+	}
+	return nil
+}
 func (c *Catalog) Grant(id string) *Grant                  { return c.grants[id] }
 func (c *Catalog) GuestGrant(id string) *GuestGrant        { return c.guestGrants[id] }
-func (c *Catalog) Keycard(cardID string) *Keycard          { return c.keycards[cardID] }
+func (c *Catalog) Keycard(cardID string) *Keycard {
+	if n := c.keycards[cardID]; n != nil {
+		return &n.Keycard
+	}
+	return nil
+}
 func (c *Catalog) Device(id string) *Device                { return c.devices[id] }
 func (c *Catalog) GuestCode(id string) *GuestCode          { return c.guestCodes[id] }
 func (c *Catalog) Tour(id string) *Tour                    { return c.tours[id] }
@@ -119,7 +133,7 @@ func (c *Catalog) Generation() uint64 { return c.gen }
 
 // PersonByEmail finds a person by email, case-insensitively.
 func (c *Catalog) PersonByEmail(email string) *Person {
-	return c.people[c.emails[NormalizeEmail(email)]]
+	return c.Person(c.emails[NormalizeEmail(email)])
 }
 
 // DeviceByPublicKey finds the device registered with a public key.
@@ -129,15 +143,16 @@ func (c *Catalog) DeviceByPublicKey(pub []byte) *Device {
 
 // GrantsOf returns the grants held by a person.
 func (c *Catalog) GrantsOf(personID string) []*Grant {
-	ids := c.grantsByPerson[personID]
-	out := make([]*Grant, 0, len(ids))
-	for _, id := range ids {
-		out = append(out, c.grants[id])
-	}
-	return out
+	return append([]*Grant(nil), c.grantsOf(personID)...)
 }
 
-func (c *Catalog) grantIDsOf(personID string) []string { return c.grantsByPerson[personID] }
+// grantsOf is GrantsOf without the copy, for decisions.
+func (c *Catalog) grantsOf(personID string) []*Grant {
+	if n := c.people[personID]; n != nil {
+		return n.grants
+	}
+	return nil
+}
 
 // GuestGrantsOf returns the guest grants in which the person is the guest.
 func (c *Catalog) GuestGrantsOf(personID string) []*GuestGrant {
@@ -159,12 +174,10 @@ func (c *Catalog) guestGrantList(ids []string) []*GuestGrant {
 
 // KeycardsOf returns the person's keycards.
 func (c *Catalog) KeycardsOf(personID string) []*Keycard {
-	ids := c.cardsByOwner[personID]
-	out := make([]*Keycard, 0, len(ids))
-	for _, id := range ids {
-		out = append(out, c.keycards[id])
+	if n := c.people[personID]; n != nil {
+		return append([]*Keycard(nil), n.cards...)
 	}
-	return out
+	return nil
 }
 
 // GuestCodesByCode returns the guest codes with these digits.
@@ -266,11 +279,11 @@ func (c *Catalog) Records(fn func(Op) error) error {
 		op  func(string) Op
 	}{
 		{mapKeys(c.doors), func(id string) Op { return Op{Type: OpPutDoor, Door: c.doors[id]} }},
-		{mapKeys(c.keys), func(id string) Op { return Op{Type: OpPutKey, Key: c.keys[id]} }},
-		{mapKeys(c.people), func(id string) Op { return Op{Type: OpPutPerson, Person: c.people[id]} }},
+		{mapKeys(c.keys), func(id string) Op { return Op{Type: OpPutKey, Key: &c.keys[id].Key} }},
+		{mapKeys(c.people), func(id string) Op { return Op{Type: OpPutPerson, Person: &c.people[id].Person} }},
 		{mapKeys(c.grants), func(id string) Op { return Op{Type: OpPutGrant, Grant: c.grants[id]} }},
 		{mapKeys(c.guestGrants), func(id string) Op { return Op{Type: OpPutGuestGrant, GuestGrant: c.guestGrants[id]} }},
-		{mapKeys(c.keycards), func(id string) Op { return Op{Type: OpPutKeycard, Keycard: c.keycards[id]} }},
+		{mapKeys(c.keycards), func(id string) Op { return Op{Type: OpPutKeycard, Keycard: &c.keycards[id].Keycard} }},
 		{mapKeys(c.devices), func(id string) Op { return Op{Type: OpPutDevice, Device: c.devices[id]} }},
 		{mapKeys(c.guestCodes), func(id string) Op { return Op{Type: OpPutGuestCode, GuestCode: c.guestCodes[id]} }},
 		{mapKeys(c.tours), func(id string) Op { return Op{Type: OpPutTour, Tour: c.tours[id]} }},
@@ -367,10 +380,10 @@ func (c *Catalog) apply(site string, o *Op) error {
 		if c.doors[o.ID] == nil {
 			return notFound("door", o.ID)
 		}
-		for _, k := range c.sortedKeys() {
-			if k.HasDoor(o.ID) {
-				nk := *k
-				nk.Doors = removeString(k.Doors, o.ID)
+		for _, n := range sortedValues(c.keys) {
+			if n.opens(o.ID) {
+				nk := n.Key
+				nk.Doors = removeString(n.Doors, o.ID)
 				c.setKey(nk.ID, &nk)
 			}
 		}
@@ -406,8 +419,8 @@ func (c *Catalog) apply(site string, o *Op) error {
 		for _, id := range append([]string(nil), c.guestsByGuest[o.ID]...) {
 			c.setGuestGrant(id, nil)
 		}
-		for _, id := range append([]string(nil), c.cardsByOwner[o.ID]...) {
-			c.setKeycard(id, nil)
+		for _, k := range append([]*Keycard(nil), c.people[o.ID].cards...) {
+			c.setKeycard(k.CardID, nil)
 		}
 		for _, id := range append([]string(nil), c.devicesByOwner[o.ID]...) {
 			c.setDevice(id, nil)
@@ -608,8 +621,8 @@ func (c *Catalog) deleteKey(id string) error {
 
 // revoke removes every grant of a person and every guest access they gave.
 func (c *Catalog) revoke(personID string) {
-	for _, id := range append([]string(nil), c.grantsByPerson[personID]...) {
-		c.setGrant(id, nil)
+	for _, g := range append([]*Grant(nil), c.people[personID].grants...) {
+		c.setGrant(g.ID, nil)
 	}
 	for _, id := range append([]string(nil), c.guestsByHost[personID]...) {
 		c.setGuestGrant(id, nil)
@@ -618,8 +631,6 @@ func (c *Catalog) revoke(personID string) {
 		c.setGuestCode(id, nil)
 	}
 }
-
-func (c *Catalog) sortedKeys() []*Key { return sortedValues(c.keys) }
 
 func sortedValues[V any](m map[string]*V) []*V {
 	ids := mapKeys(m)

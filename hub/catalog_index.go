@@ -2,6 +2,31 @@ package hub
 
 import "time"
 
+// personNode is a person with their grants and keycards at hand: a
+// decision reaches them by pointer, not by further map lookups.
+type personNode struct {
+	Person
+	grants []*Grant
+	cards  []*Keycard
+}
+
+// cardNode is a keycard with its owner at hand.
+type cardNode struct {
+	Keycard
+	owner *personNode
+}
+
+// keyNode is a key with its doors as a set.
+type keyNode struct {
+	Key
+	doors map[string]struct{}
+}
+
+func (k *keyNode) opens(door string) bool {
+	_, ok := k.doors[door]
+	return ok
+}
+
 // The primitives below are the only code that writes the catalog's maps.
 // Each keeps the secondary indexes right, marks the record dirty and, while
 // a batch is applied, records its own inverse for rollback.
@@ -31,31 +56,57 @@ func (c *Catalog) setDoor(id string, d *Door) {
 }
 
 func (c *Catalog) setKey(id string, k *Key) {
-	old := c.keys[id]
+	var old *Key
+	if n := c.keys[id]; n != nil {
+		old = &n.Key
+	}
 	c.record(KindKey, id, k, func() { c.setKey(id, old) })
-	setOrDelete(c.keys, id, k)
+	if k == nil {
+		delete(c.keys, id)
+		return
+	}
+	n := &keyNode{Key: *k, doors: make(map[string]struct{}, len(k.Doors))}
+	for _, d := range k.Doors {
+		n.doors[d] = struct{}{}
+	}
+	c.keys[id] = n
 }
 
+// setPerson puts or deletes a person. A person is deleted only after their
+// grants and keycards (delete_person removes those first); a put keeps the
+// node, so keycards keep pointing at their owner.
 func (c *Catalog) setPerson(id string, p *Person) {
-	old := c.people[id]
+	n := c.people[id]
+	var old *Person
+	if n != nil {
+		v := n.Person
+		old = &v
+		delete(c.emails, NormalizeEmail(n.Email))
+	}
 	c.record(KindPerson, id, p, func() { c.setPerson(id, old) })
-	if old != nil {
-		delete(c.emails, NormalizeEmail(old.Email))
+	switch {
+	case p == nil:
+		delete(c.people, id)
+	case n != nil:
+		n.Person = *p
+	default:
+		c.people[id] = &personNode{Person: *p}
 	}
 	if p != nil {
 		c.emails[NormalizeEmail(p.Email)] = id
 	}
-	setOrDelete(c.people, id, p)
 }
 
 func (c *Catalog) setGrant(id string, g *Grant) {
 	old := c.grants[id]
 	c.record(KindGrant, id, g, func() { c.setGrant(id, old) })
 	if old != nil {
-		unindex(c.grantsByPerson, old.PersonID, id)
+		n := c.people[old.PersonID]
+		n.grants = removePtr(n.grants, old)
 	}
 	if g != nil {
-		index(c.grantsByPerson, g.PersonID, id)
+		n := c.people[g.PersonID]
+		n.grants = append(n.grants, g)
 	}
 	setOrDelete(c.grants, id, g)
 }
@@ -79,15 +130,21 @@ func (c *Catalog) setGuestGrant(id string, g *GuestGrant) {
 }
 
 func (c *Catalog) setKeycard(cardID string, k *Keycard) {
-	old := c.keycards[cardID]
+	var old *Keycard
+	if n := c.keycards[cardID]; n != nil {
+		v := n.Keycard
+		old = &v
+		n.owner.cards = removePtr(n.owner.cards, &n.Keycard)
+	}
 	c.record(KindKeycard, cardID, k, func() { c.setKeycard(cardID, old) })
-	if old != nil {
-		unindex(c.cardsByOwner, old.OwnerID, cardID)
+	if k == nil {
+		delete(c.keycards, cardID)
+		return
 	}
-	if k != nil {
-		index(c.cardsByOwner, k.OwnerID, cardID)
-	}
-	setOrDelete(c.keycards, cardID, k)
+	owner := c.people[k.OwnerID]
+	n := &cardNode{Keycard: *k, owner: owner}
+	owner.cards = append(owner.cards, &n.Keycard)
+	c.keycards[cardID] = n
 }
 
 func (c *Catalog) setDevice(id string, d *Device) {
@@ -145,6 +202,21 @@ func (c *Catalog) setAllowlist(integration string, a *Allowlist) {
 	old := c.allowlists[integration]
 	c.record(KindAllowlist, integration, a, func() { c.setAllowlist(integration, old) })
 	setOrDelete(c.allowlists, integration, a)
+}
+
+// removePtr returns list without p, in a new array: a slice handed out
+// earlier keeps its contents.
+func removePtr[T any](list []*T, p *T) []*T {
+	out := make([]*T, 0, len(list))
+	for _, v := range list {
+		if v != p {
+			out = append(out, v)
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
 }
 
 func setOrDelete[V any](m map[string]*V, id string, v *V) {

@@ -248,7 +248,7 @@ func (e *Engine) doorcode(ev *evaluator, d *Decision, code string) {
 		d.Alarm = AlarmDoorcodeCollide
 		d.Colliding = append([]string(nil), holders...)
 	case len(holders) == 1:
-		ev.person(d, holders[0], CredDoorcode)
+		ev.person(d, ev.c.people[holders[0]], CredDoorcode)
 	case len(codes) == 1:
 		ev.guestCode(d, codes[0])
 	default:
@@ -300,35 +300,46 @@ type evaluator struct {
 	doorID string
 	now    Now
 	margin time.Duration
+	// subject is the person the credential resolved to, if any.
+	subject *personNode
 }
 
 func (ev *evaluator) keycard(d *Decision, cardID string) {
-	k := ev.c.Keycard(cardID)
+	k := ev.c.keycards[cardID]
 	switch {
-	case k == nil || ev.c.Person(k.OwnerID) == nil:
+	case k == nil:
 		d.Reason = UnknownCredential
 	case !k.Active:
-		d.Subject, d.PersonID = SubjectPerson, k.OwnerID
+		ev.resolve(d, k.owner)
 		d.Reason = CredentialInactive
 	default:
-		ev.person(d, k.OwnerID, CredKeycard)
+		ev.person(d, k.owner, CredKeycard)
 	}
 }
 
 func (ev *evaluator) mobile(d *Decision, p Presentation) {
 	dev := ev.c.DeviceByPublicKey(p.PublicKey)
-	if dev == nil || ev.c.Person(dev.OwnerID) == nil {
+	owner := (*personNode)(nil)
+	if dev != nil {
+		owner = ev.c.people[dev.OwnerID]
+	}
+	if owner == nil {
 		d.Reason = UnknownCredential
 		return
 	}
 	d.DeviceID = dev.ID
 	if len(p.Signature) != ed25519.SignatureSize ||
 		!ed25519.Verify(dev.PublicKey, MobileMessage(ev.doorID, p.Nonce), p.Signature) {
-		d.Subject, d.PersonID = SubjectPerson, dev.OwnerID
+		ev.resolve(d, owner)
 		d.Reason = SignatureInvalid
 		return
 	}
-	ev.person(d, dev.OwnerID, CredMobile)
+	ev.person(d, owner, CredMobile)
+}
+
+func (ev *evaluator) resolve(d *Decision, n *personNode) {
+	ev.subject = n
+	d.Subject, d.PersonID = SubjectPerson, n.ID
 }
 
 // window checks [start, expires) at now; on an untrusted clock an expiry
@@ -349,8 +360,8 @@ func (ev *evaluator) window(start time.Time, expires *time.Time) Reason {
 
 // person decides for a person presenting a credential of kind: any of
 // their grants, then any guest grant in which they are the guest.
-func (ev *evaluator) person(d *Decision, personID string, kind CredentialKind) {
-	d.Subject, d.PersonID = SubjectPerson, personID
+func (ev *evaluator) person(d *Decision, n *personNode, kind CredentialKind) {
+	ev.resolve(d, n)
 	best := NoKeyForDoor
 	deny := func(r Reason) {
 		if rank[r] > rank[best] {
@@ -358,10 +369,9 @@ func (ev *evaluator) person(d *Decision, personID string, kind CredentialKind) {
 		}
 	}
 	var allow *Grant
-	for _, id := range ev.c.grantIDsOf(personID) {
-		g := ev.c.Grant(id)
-		k := ev.c.Key(g.KeyID)
-		if !k.HasDoor(ev.doorID) {
+	for _, g := range n.grants {
+		k := ev.c.keys[g.KeyID]
+		if !k.opens(ev.doorID) {
 			continue
 		}
 		r := ev.grantReason(g, k, kind)
@@ -380,9 +390,10 @@ func (ev *evaluator) person(d *Decision, personID string, kind CredentialKind) {
 		return
 	}
 	var allowGuest *GuestGrant
-	for _, gg := range ev.c.GuestGrantsOf(personID) {
-		k := ev.c.Key(gg.KeyID)
-		if !k.HasDoor(ev.doorID) {
+	for _, id := range ev.c.guestsByGuest[n.ID] {
+		gg := ev.c.guestGrants[id]
+		k := ev.c.keys[gg.KeyID]
+		if !k.opens(ev.doorID) {
 			continue
 		}
 		var r Reason
@@ -407,7 +418,7 @@ func (ev *evaluator) person(d *Decision, personID string, kind CredentialKind) {
 }
 
 // grantReason is why a grant does not admit the credential, or "".
-func (ev *evaluator) grantReason(g *Grant, k *Key, kind CredentialKind) Reason {
+func (ev *evaluator) grantReason(g *Grant, k *keyNode, kind CredentialKind) Reason {
 	switch kind {
 	case CredMobile:
 		if g.Method != MethodApp {
@@ -426,13 +437,13 @@ func (ev *evaluator) grantReason(g *Grant, k *Key, kind CredentialKind) Reason {
 
 // hostReason is why a host cannot share key k now, or "": the host needs a
 // grant of k that may share, on a key that allows sharing, valid now.
-func (ev *evaluator) hostReason(hostID string, k *Key) Reason {
-	if ev.c.Person(hostID) == nil || !k.MayShareAllowed {
+func (ev *evaluator) hostReason(hostID string, k *keyNode) Reason {
+	host := ev.c.people[hostID]
+	if host == nil || !k.MayShareAllowed {
 		return HostRevoked
 	}
 	best := HostRevoked
-	for _, id := range ev.c.grantIDsOf(hostID) {
-		g := ev.c.Grant(id)
+	for _, g := range host.grants {
 		if g.KeyID != k.ID || !g.MayShare {
 			continue
 		}
@@ -446,7 +457,7 @@ func (ev *evaluator) hostReason(hostID string, k *Key) Reason {
 	return best
 }
 
-func (ev *evaluator) guestGrantReason(gg *GuestGrant, k *Key) Reason {
+func (ev *evaluator) guestGrantReason(gg *GuestGrant, k *keyNode) Reason {
 	if r := ev.hostReason(gg.HostID, k); r != "" {
 		return r
 	}
@@ -458,8 +469,8 @@ func (ev *evaluator) guestGrantReason(gg *GuestGrant, k *Key) Reason {
 
 func (ev *evaluator) guestCode(d *Decision, g *GuestCode) {
 	d.Subject, d.HostID, d.GuestCodeID = SubjectService, g.HostID, g.ID
-	k := ev.c.Key(g.KeyID)
-	if !k.HasDoor(ev.doorID) {
+	k := ev.c.keys[g.KeyID]
+	if !k.opens(ev.doorID) {
 		d.Reason = NoKeyForDoor
 		return
 	}
@@ -489,8 +500,8 @@ func (ev *evaluator) tour(d *Decision, t *Tour) {
 	opens, allowlisted := false, false
 	al := ev.c.Allowlist(t.Integration)
 	for _, kid := range t.Keys {
-		k := ev.c.Key(kid)
-		if k == nil || !k.HasDoor(ev.doorID) {
+		k := ev.c.keys[kid]
+		if k == nil || !k.opens(ev.doorID) {
 			continue
 		}
 		opens = true
@@ -516,10 +527,8 @@ func (ev *evaluator) tour(d *Decision, t *Tour) {
 // visibility applies the privacy rule: identity removed only for a
 // non-manager person at a private door who is a resident there.
 func (ev *evaluator) visibility(d *Decision) Visibility {
-	if !ev.door.Type.Private() || d.Subject != SubjectPerson || d.GuestGrant != "" {
-		return Visible
-	}
-	if p := ev.c.Person(d.PersonID); p != nil && p.Manager {
+	n := ev.subject
+	if !ev.door.Type.Private() || n == nil || d.GuestGrant != "" || n.Manager {
 		return Visible
 	}
 	if d.Allowed {
@@ -529,9 +538,8 @@ func (ev *evaluator) visibility(d *Decision) Visibility {
 		return Visible
 	}
 	// A denied attempt by a resident at their own door is private too.
-	for _, id := range ev.c.grantIDsOf(d.PersonID) {
-		g := ev.c.Grant(id)
-		if g.Resident && ev.c.Key(g.KeyID).HasDoor(ev.doorID) {
+	for _, g := range n.grants {
+		if g.Resident && ev.c.keys[g.KeyID].opens(ev.doorID) {
 			return IdentityRemoved
 		}
 	}

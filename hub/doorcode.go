@@ -95,7 +95,7 @@ func DailyCodeHolders(c *Catalog, doorID, date string) map[string][]string {
 			continue
 		}
 		k := c.keys[g.KeyID]
-		if k == nil || !k.DoorcodesAllowed || !k.HasDoor(doorID) || !overlaps(g.StartsAt, g.Expires, dayStart, dayEnd) {
+		if k == nil || !k.DoorcodesAllowed || !k.opens(doorID) || !overlaps(g.StartsAt, g.Expires, dayStart, dayEnd) {
 			continue
 		}
 		seen[g.PersonID] = true
