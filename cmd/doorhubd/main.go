@@ -8,10 +8,19 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 )
 
+// defaultMemoryLimit is the Go heap's soft limit when GOMEMLIMIT is not
+// set: on a 1 GB Pi the collector should work harder rather than let the
+// heap double after a snapshot (docs/performance.md, memory).
+const defaultMemoryLimit = 96 << 20
+
 func main() {
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(defaultMemoryLimit)
+	}
 	m := NewMain(os.Stdout, os.Stderr, os.Environ())
 	if err := m.ParseFlags(os.Args[1:]); err != nil {
 		if errors.Is(err, errHelp) {
