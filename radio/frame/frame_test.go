@@ -1,28 +1,16 @@
 package frame
 
 import (
+	"github.com/doorhub/doorhub/radio/internal/annotated"
+
 	"bytes"
 	"encoding/hex"
 	"errors"
-	"strings"
 	"testing"
 )
 
-// hx parses annotated hex: on each line, the hex pairs before a '#'.
-func hx(s string) []byte {
-	var out []byte
-	for _, line := range strings.Split(s, "\n") {
-		if i := strings.IndexByte(line, '#'); i >= 0 {
-			line = line[:i]
-		}
-		b, err := hex.DecodeString(strings.Join(strings.Fields(line), ""))
-		if err != nil {
-			panic(err)
-		}
-		out = append(out, b...)
-	}
-	return out
-}
+// hx parses annotated hex (see package annotated).
+func hx(s string) []byte { return annotated.Hex(s) }
 
 func repeat(b byte, n int) []byte { return bytes.Repeat([]byte{b}, n) }
 

@@ -1,29 +1,17 @@
 package link
 
 import (
+	"github.com/doorhub/doorhub/radio/internal/annotated"
+
 	"bytes"
-	"encoding/hex"
 	"errors"
 	"reflect"
 	"strings"
 	"testing"
 )
 
-// hx parses annotated hex: on each line, the hex pairs before a '#'.
-func hx(s string) []byte {
-	var out []byte
-	for _, line := range strings.Split(s, "\n") {
-		if i := strings.IndexByte(line, '#'); i >= 0 {
-			line = line[:i]
-		}
-		b, err := hex.DecodeString(strings.Join(strings.Fields(line), ""))
-		if err != nil {
-			panic(err)
-		}
-		out = append(out, b...)
-	}
-	return out
-}
+// hx parses annotated hex (see package annotated).
+func hx(s string) []byte { return annotated.Hex(s) }
 
 var frameTests = []struct {
 	name string
