@@ -1,7 +1,12 @@
 package lockmsg
 
 import (
+	"encoding/hex"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -144,4 +149,73 @@ func name(names []string, v uint8, what string) string {
 		return names[v]
 	}
 	return fmt.Sprintf("%s(%d)", what, v)
+}
+
+// ParseLockID reads a lock id as printed on a label: 8 hex digits, with or
+// without a "lock-" or "0x" prefix.
+func ParseLockID(s string) (LockID, error) {
+	t := strings.TrimPrefix(strings.TrimPrefix(strings.ToLower(strings.TrimSpace(s)), "lock-"), "0x")
+	if len(t) == 0 || len(t) > 8 {
+		return 0, fmt.Errorf("lock id %q: want up to 8 hex digits", s)
+	}
+	v, err := strconv.ParseUint(t, 16, 32)
+	if err != nil || v == 0 {
+		return 0, fmt.Errorf("lock id %q: want 8 hex digits, not 0", s)
+	}
+	return LockID(v), nil
+}
+
+// Hex returns the id as 8 lowercase hex digits, as a label prints it.
+func (id LockID) Hex() string { return fmt.Sprintf("%08x", uint32(id)) }
+
+// ParseKey reads a pairing key as 32 hex digits (spaces and dashes
+// between groups are ignored, as on a printed label).
+func ParseKey(s string) (Key, error) {
+	t := strings.NewReplacer(" ", "", "-", "", ":", "").Replace(strings.TrimSpace(s))
+	var k Key
+	b, err := hex.DecodeString(t)
+	if err != nil || len(b) != len(k) {
+		return k, errors.New("pairing key: want 32 hex digits")
+	}
+	copy(k[:], b)
+	if k == (Key{}) {
+		return k, errors.New("pairing key: all zero")
+	}
+	return k, nil
+}
+
+// Hex returns the key as 32 lowercase hex digits: the text of a label,
+// and so a secret. String redacts it; only a label printer calls Hex.
+func (k Key) Hex() string { return hex.EncodeToString(k[:]) }
+
+// Label is what a lock's pairing label says, as JSON (the QR code's text
+// and the line doorhub-sim prints per lock): {"id": "0000a1b2", "key":
+// "<32 hex digits>"}.
+type Label struct {
+	ID  string `json:"id"`
+	Key string `json:"key"`
+}
+
+// NewLabel returns the label of a lock.
+func NewLabel(id LockID, k Key) Label { return Label{ID: id.Hex(), Key: k.Hex()} }
+
+// ParseLabel reads a label's text: its JSON, or "ID KEY" / "ID:KEY".
+func ParseLabel(text string) (LockID, Key, error) {
+	var l Label
+	text = strings.TrimSpace(text)
+	if strings.HasPrefix(text, "{") {
+		if err := json.Unmarshal([]byte(text), &l); err != nil {
+			return 0, Key{}, fmt.Errorf("label: %v", err)
+		}
+	} else if id, key, ok := strings.Cut(strings.ReplaceAll(text, ":", " "), " "); ok {
+		l = Label{ID: id, Key: key}
+	} else {
+		return 0, Key{}, errors.New(`label: want {"id": ..., "key": ...} or "ID KEY"`)
+	}
+	id, err := ParseLockID(l.ID)
+	if err != nil {
+		return 0, Key{}, err
+	}
+	k, err := ParseKey(l.Key)
+	return id, k, err
 }
