@@ -1,0 +1,272 @@
+// Package status is the hub's local endpoint: health for systemd and
+// monitors, and a small JSON API for the doorhub CLI, over a unix socket
+// and a loopback TCP address (ECOSYSTEM.md, "Local status endpoint").
+//
+//	GET  /livez          200 while the process serves (no token)
+//	GET  /readyz         200 when every check passes, else 503; ?verbose lists each (no token)
+//	POST /api/v1/pair    pair a lock: {"lock", "key", "door"} -> PairResult
+//	GET  /api/v1/doors   every door and its lock
+//
+// Everything under /api/ needs "Authorization: Bearer <token>", the token
+// being the content of the configured token file; without a token file the
+// API answers 503. The server knows nothing of the radio or the store: the
+// daemon hands it small interfaces.
+package status
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Errors a Pairer returns for the endpoint to map to HTTP statuses.
+var (
+	// ErrInvalid: the request is wrong (400).
+	ErrInvalid = errors.New("invalid request")
+	// ErrUnavailable: the component is not there (503).
+	ErrUnavailable = errors.New("unavailable")
+)
+
+// PairRequest pairs a lock with a door: the id and key from its label.
+type PairRequest struct {
+	Lock string `json:"lock"`
+	Key  string `json:"key"`
+	Door string `json:"door"`
+}
+
+// PairResult says what pairing did.
+type PairResult struct {
+	Lock       string `json:"lock"`
+	Door       string `json:"door"`
+	New        bool   `json:"new"`
+	KeyChanged bool   `json:"key_changed"`
+	// DoorKnown: the door is in the site model; pairing a door the cloud
+	// has not sent yet is allowed (its decisions say unknown_door).
+	DoorKnown bool `json:"door_known"`
+}
+
+// Door is one door as a technician sees it: from the site model, its lock,
+// or both.
+type Door struct {
+	Door              string    `json:"door"`
+	Name              string    `json:"name,omitempty"`
+	Type              string    `json:"type,omitempty"`
+	Known             bool      `json:"known"` // in the site model
+	Lock              string    `json:"lock,omitempty"`
+	PairedAt          time.Time `json:"paired_at,omitzero"`
+	LastSeen          time.Time `json:"last_seen,omitzero"`
+	BatteryPercent    int       `json:"battery_percent"` // -1 unknown
+	BatteryMillivolts int       `json:"battery_mv,omitempty"`
+	RSSI              int       `json:"rssi,omitempty"`
+	DoorState         string    `json:"door_state,omitempty"`
+	Firmware          string    `json:"firmware,omitempty"`
+	Queued            int       `json:"queued,omitempty"`
+	Forged            uint64    `json:"forged,omitempty"`
+	Replayed          uint64    `json:"replayed,omitempty"`
+}
+
+// Pairer pairs locks (the daemon's radio sessions).
+type Pairer interface {
+	Pair(ctx context.Context, r PairRequest) (PairResult, error)
+}
+
+// Options configure the server. Listen or Socket, or both.
+type Options struct {
+	Listen    string // TCP host:port; "" none
+	Socket    string // unix socket path; "" none
+	TokenFile string
+	// Checks are the readiness checks, by name: nil error is ready.
+	Checks map[string]func() error
+	Pairer Pairer
+	Doors  func() []Door
+	Logger *slog.Logger
+}
+
+// Server is the endpoint.
+type Server struct {
+	opts  Options
+	log   *slog.Logger
+	token string
+	srv   *http.Server
+	lns   []net.Listener
+	addr  string
+	wg    sync.WaitGroup
+}
+
+// Open listens and serves until Close.
+func Open(opts Options) (*Server, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	s := &Server{opts: opts, log: opts.Logger.With(slog.String("component", "status"))}
+	if opts.TokenFile != "" {
+		b, err := os.ReadFile(opts.TokenFile)
+		switch {
+		case err == nil && strings.TrimSpace(string(b)) != "":
+			s.token = strings.TrimSpace(string(b))
+		case err == nil:
+			s.log.Warn("status token file is empty: the API is off until it holds a token", slog.String("file", opts.TokenFile))
+		default:
+			s.log.Warn("no status token: the API is off until the token file exists", slog.String("file", opts.TokenFile), slog.Any("err", err))
+		}
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /livez", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, 200, map[string]string{"status": "alive"}) })
+	mux.HandleFunc("GET /readyz", s.readyz)
+	mux.Handle("POST /api/v1/pair", s.auth(http.HandlerFunc(s.pair)))
+	mux.Handle("GET /api/v1/doors", s.auth(http.HandlerFunc(s.doors)))
+	mux.Handle("/api/", s.auth(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		writeError(w, http.StatusNotFound, "no such endpoint")
+	})))
+	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: 30 * time.Second, MaxHeaderBytes: 16 << 10}
+	if opts.Listen != "" {
+		ln, err := net.Listen("tcp", opts.Listen)
+		if err != nil {
+			return nil, fmt.Errorf("status: listen %s: %w", opts.Listen, err)
+		}
+		s.lns = append(s.lns, ln)
+		s.addr = ln.Addr().String()
+	}
+	if opts.Socket != "" {
+		_ = os.Remove(opts.Socket) // a stale socket from a killed process
+		ln, err := net.Listen("unix", opts.Socket)
+		if err != nil {
+			s.closeListeners()
+			return nil, fmt.Errorf("status: listen %s: %w", opts.Socket, err)
+		}
+		_ = os.Chmod(opts.Socket, 0o660)
+		s.lns = append(s.lns, ln)
+	}
+	for _, ln := range s.lns {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				s.log.Error("status endpoint stopped", slog.Any("err", err))
+			}
+		}()
+	}
+	s.log.Info("status endpoint listening", slog.String("listen", s.addr), slog.String("socket", opts.Socket))
+	return s, nil
+}
+
+// Addr returns the TCP address listened on ("" for none).
+func (s *Server) Addr() string { return s.addr }
+
+// Close stops serving, waiting for requests in flight until ctx ends.
+func (s *Server) Close(ctx context.Context) error {
+	err := s.srv.Shutdown(ctx)
+	s.closeListeners()
+	s.wg.Wait()
+	if s.opts.Socket != "" {
+		_ = os.Remove(s.opts.Socket)
+	}
+	return err
+}
+
+func (s *Server) closeListeners() {
+	for _, ln := range s.lns {
+		_ = ln.Close()
+	}
+}
+
+func (s *Server) auth(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.token == "" {
+			writeError(w, http.StatusServiceUnavailable, "no token configured: create the file named by status.token_file")
+			return
+		}
+		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(s.token)) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="doorhub"`)
+			writeError(w, http.StatusUnauthorized, "a valid bearer token is required")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	names := make([]string, 0, len(s.opts.Checks))
+	for n := range s.opts.Checks {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	checks := map[string]string{}
+	ready := true
+	for _, n := range names {
+		if err := s.opts.Checks[n](); err != nil {
+			checks[n], ready = err.Error(), false
+		} else {
+			checks[n] = "ok"
+		}
+	}
+	code := http.StatusOK
+	if !ready {
+		code = http.StatusServiceUnavailable
+	}
+	body := map[string]any{"ready": ready}
+	if _, verbose := r.URL.Query()["verbose"]; verbose || !ready {
+		body["checks"] = checks
+	}
+	writeJSON(w, code, body)
+}
+
+func (s *Server) pair(w http.ResponseWriter, r *http.Request) {
+	if s.opts.Pairer == nil {
+		writeError(w, http.StatusServiceUnavailable, "no radio")
+		return
+	}
+	var req PairRequest
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4<<10))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		writeError(w, http.StatusBadRequest, "body: "+err.Error())
+		return
+	}
+	res, err := s.opts.Pairer.Pair(r.Context(), req)
+	switch {
+	case errors.Is(err, ErrInvalid):
+		writeError(w, http.StatusBadRequest, err.Error())
+	case errors.Is(err, ErrUnavailable):
+		writeError(w, http.StatusServiceUnavailable, err.Error())
+	case err != nil:
+		s.log.Error("pairing failed", slog.Any("err", err))
+		writeError(w, http.StatusInternalServerError, err.Error())
+	default:
+		writeJSON(w, http.StatusOK, res)
+	}
+}
+
+func (s *Server) doors(w http.ResponseWriter, _ *http.Request) {
+	var doors []Door
+	if s.opts.Doors != nil {
+		doors = s.opts.Doors()
+	}
+	if doors == nil {
+		doors = []Door{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"doors": doors})
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, code int, msg string) {
+	writeJSON(w, code, map[string]string{"error": msg})
+}
