@@ -99,9 +99,9 @@ func NewCatalog() *Catalog {
 
 // Getters. They return nil (or false) when the record does not exist.
 
-func (c *Catalog) Site() *Site                             { return c.site }
-func (c *Catalog) Location() *time.Location                { return c.loc }
-func (c *Catalog) Door(id string) *Door                    { return c.doors[id] }
+func (c *Catalog) Site() *Site              { return c.site }
+func (c *Catalog) Location() *time.Location { return c.loc }
+func (c *Catalog) Door(id string) *Door     { return c.doors[id] }
 func (c *Catalog) Key(id string) *Key {
 	if n := c.keys[id]; n != nil {
 		return &n.Key
@@ -115,8 +115,8 @@ func (c *Catalog) Person(id string) *Person {
 	}
 	return nil
 }
-func (c *Catalog) Grant(id string) *Grant                  { return c.grants[id] }
-func (c *Catalog) GuestGrant(id string) *GuestGrant        { return c.guestGrants[id] }
+func (c *Catalog) Grant(id string) *Grant           { return c.grants[id] }
+func (c *Catalog) GuestGrant(id string) *GuestGrant { return c.guestGrants[id] }
 func (c *Catalog) Keycard(cardID string) *Keycard {
 	if n := c.keycards[cardID]; n != nil {
 		return &n.Keycard
