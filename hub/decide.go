@@ -60,6 +60,9 @@ const (
 	CredKeycard  CredentialKind = "keycard"
 	CredDoorcode CredentialKind = "doorcode"
 	CredMobile   CredentialKind = "mobile"
+	// CredPerson is used only by ExplainPerson for a person who holds no
+	// credential: what their grants alone would give.
+	CredPerson CredentialKind = "person"
 )
 
 // Presentation is what a lock relays: a keycard id, keypad digits, or a
@@ -193,6 +196,24 @@ func NewEngine(store Reader, opts EngineOptions) *Engine {
 // in-memory catalog; the only state it changes is the keypad lockout and
 // the first use of a fifteen-minute guest code.
 func (e *Engine) Decide(doorID string, p Presentation, now Now) Decision {
+	d := e.decide(doorID, p, now, true)
+	if d.FirstUse {
+		if err := e.store.RecordFirstUse(d.GuestCodeID, now.Time); err != nil && e.OnError != nil {
+			e.OnError(err)
+		}
+	}
+	return d
+}
+
+// Explain says what Decide would answer, changing nothing: a wrong code
+// does not count towards a lockout and a guest code's first use is not
+// recorded (the decision still says it would be one). It is what
+// `doorhub explain` shows.
+func (e *Engine) Explain(doorID string, p Presentation, now Now) Decision {
+	return e.decide(doorID, p, now, false)
+}
+
+func (e *Engine) decide(doorID string, p Presentation, now Now, commit bool) Decision {
 	d := Decision{Door: doorID, At: now.Time, Kind: p.Kind, ClockTrusted: now.Trusted, Visibility: Visible}
 	e.store.View(func(c *Catalog) {
 		ev := evaluator{c: c, door: c.Door(doorID), doorID: doorID, now: now, margin: e.margin}
@@ -206,22 +227,77 @@ func (e *Engine) Decide(doorID string, p Presentation, now Now) Decision {
 		case CredMobile:
 			ev.mobile(&d, p)
 		case CredDoorcode:
-			e.doorcode(&ev, &d, p.Code)
+			e.doorcode(&ev, &d, p.Code, commit)
 		default:
 			d.Reason = UnknownCredential
 		}
-		d.Allowed = d.Reason.Allowed()
-		d.Visibility = ev.visibility(&d)
+		e.finish(&ev, &d)
 	})
-	if d.FirstUse {
-		if err := e.store.RecordFirstUse(d.GuestCodeID, now.Time); err != nil && e.OnError != nil {
-			e.OnError(err)
-		}
-	}
 	return d
 }
 
-func (e *Engine) doorcode(ev *evaluator, d *Decision, code string) {
+func (e *Engine) finish(ev *evaluator, d *Decision) {
+	d.Allowed = d.Reason.Allowed()
+	d.Visibility = ev.visibility(d)
+}
+
+// ExplainPerson says, changing nothing, what each of a person's ways in
+// would get at the door: every keycard, every phone (as if its signature
+// verified), and their daily doorcode if they hold a doorcode grant. A
+// person with none gets one decision for the kind "person" with the
+// reason their grants give. Unknown person: nil.
+func (e *Engine) ExplainPerson(doorID, personID string, now Now) []Decision {
+	var out []Decision
+	e.store.View(func(c *Catalog) {
+		n := c.people[personID]
+		if n == nil {
+			return
+		}
+		door := c.Door(doorID)
+		try := func(kind CredentialKind, fill func(ev *evaluator, d *Decision)) {
+			d := Decision{Door: doorID, At: now.Time, Kind: kind, ClockTrusted: now.Trusted, Visibility: Visible}
+			ev := evaluator{c: c, door: door, doorID: doorID, now: now, margin: e.margin}
+			if door == nil {
+				d.Reason = UnknownDoor
+			} else {
+				fill(&ev, &d)
+				e.finish(&ev, &d)
+			}
+			out = append(out, d)
+		}
+		for _, k := range n.cards {
+			try(CredKeycard, func(ev *evaluator, d *Decision) { ev.keycard(d, k.CardID) })
+		}
+		for _, id := range c.devicesByOwner[personID] {
+			try(CredMobile, func(ev *evaluator, d *Decision) {
+				d.DeviceID = id
+				ev.person(d, n, CredMobile)
+			})
+		}
+		hasCode := false
+		for _, g := range n.grants {
+			hasCode = hasCode || g.Method == MethodDoorcode
+		}
+		if hasCode {
+			try(CredDoorcode, func(ev *evaluator, d *Decision) {
+				switch {
+				case e.lockout.locked(doorID, now.Time):
+					d.Reason = KeypadLockedOut
+				case !now.Trusted:
+					d.Reason = ClockUntrusted
+				default:
+					ev.person(d, n, CredDoorcode)
+				}
+			})
+		}
+		if len(out) == 0 {
+			try(CredPerson, func(ev *evaluator, d *Decision) { ev.person(d, n, CredKeycard) })
+		}
+	})
+	return out
+}
+
+func (e *Engine) doorcode(ev *evaluator, d *Decision, code string, commit bool) {
 	t := ev.now.Time
 	if e.lockout.locked(ev.doorID, t) {
 		d.Reason = KeypadLockedOut
@@ -240,7 +316,7 @@ func (e *Engine) doorcode(ev *evaluator, d *Decision, code string) {
 	switch n := len(holders) + len(codes) + len(tours); {
 	case n == 0:
 		d.Reason = UnknownCredential
-		if e.lockout.fail(ev.doorID, t) {
+		if commit && e.lockout.fail(ev.doorID, t) {
 			d.Alarm = AlarmKeypadLockout
 		}
 	case n > 1:
