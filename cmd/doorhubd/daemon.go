@@ -14,6 +14,7 @@ import (
 	"github.com/doorhub/doorhub/hub"
 	"github.com/doorhub/doorhub/hub/badgerstore"
 	"github.com/doorhub/doorhub/hub/config"
+	"github.com/doorhub/doorhub/hub/status"
 )
 
 var errHelp = errors.New("help requested")
@@ -37,6 +38,11 @@ type Main struct {
 	Store  *badgerstore.Store
 	Clock  *hub.Clock
 	Engine *hub.Engine
+	// Activity receives decisions and lock reports; openRadio makes one
+	// without an outbox when nothing set it before.
+	Activity *hub.ActivityLog
+	Radio    *Radio
+	Status   *status.Server
 
 	done   bool
 	cancel context.CancelFunc
@@ -115,6 +121,13 @@ func (m *Main) Run(ctx context.Context) error {
 	m.wg.Add(1)
 	go m.floorLoop(loopCtx)
 
+	if err := m.openRadio(); err != nil {
+		return err
+	}
+	if err := m.openStatus(); err != nil {
+		return fmt.Errorf("status endpoint: %w", err)
+	}
+
 	st := m.Clock.Status()
 	m.Log.Info("ready", slog.Uint64("store_version", store.Version()),
 		slog.Bool("clock_trusted", st.Trusted), slog.String("clock", st.Reason))
@@ -141,13 +154,16 @@ func (m *Main) floorLoop(ctx context.Context) {
 
 // Close stops the components in reverse order and returns the first error.
 func (m *Main) Close() error {
+	first := m.closeStatus()
+	if err := m.closeRadio(); err != nil && first == nil {
+		first = err
+	}
 	if m.cancel != nil {
 		m.cancel()
 	}
 	m.wg.Wait()
-	var first error
 	if m.Clock != nil {
-		if err := m.Clock.PersistFloor(); err != nil {
+		if err := m.Clock.PersistFloor(); err != nil && first == nil {
 			first = err
 		}
 	}

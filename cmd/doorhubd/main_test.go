@@ -22,7 +22,7 @@ func writeConfig(t *testing.T, body string) (path, stateDir string) {
 }
 
 func TestMainStartsAndStops(t *testing.T) {
-	path, state := writeConfig(t, "hub_id: hub-test\nstate_dir: STATE\nradio:\n  port: /dev/null\n")
+	path, state := writeConfig(t, "hub_id: hub-test\nstate_dir: STATE\nradio:\n  port: /dev/null\nstatus:\n  listen: 127.0.0.1:0\n  socket: \"\"\n")
 	var out, errs bytes.Buffer
 	m := NewMain(&out, &errs, nil)
 	if err := m.ParseFlags([]string{"--config", path}); err != nil {

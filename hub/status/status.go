@@ -23,6 +23,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -139,6 +140,7 @@ func Open(opts Options) (*Server, error) {
 		s.addr = ln.Addr().String()
 	}
 	if opts.Socket != "" {
+		_ = os.MkdirAll(filepath.Dir(opts.Socket), 0o750)
 		_ = os.Remove(opts.Socket) // a stale socket from a killed process
 		ln, err := net.Listen("unix", opts.Socket)
 		if err != nil {

@@ -102,8 +102,7 @@ type lockSession struct {
 	hasOffset   bool
 	decisions   uint64
 	lastFloor   time.Time
-	lastWarn    time.Time
-	warnCount   int
+	warned      map[string]warned // last line per kind of warning
 	queued      []*command
 	inflight    map[uint32]*command
 	eventsAcked uint32 // highest event seq stored and acknowledged
@@ -290,15 +289,26 @@ func (s *lockSession) dropped(pr *lockmsg.Pairing, h lockmsg.Header, err error) 
 	}
 }
 
-// warn logs at most one line per lock every 10 s, with the count since.
+type warned struct {
+	at    time.Time
+	count int
+}
+
+// warn logs at most one line of each kind per lock every 10 s, with the
+// count since.
 func (s *lockSession) warn(msg string, err error) {
 	s.mu.Lock()
-	s.warnCount++
-	n := s.warnCount
-	log := time.Since(s.lastWarn) >= 10*time.Second
-	if log {
-		s.lastWarn, s.warnCount = time.Now(), 0
+	if s.warned == nil {
+		s.warned = map[string]warned{}
 	}
+	w := s.warned[msg]
+	w.count++
+	n := w.count
+	log := time.Since(w.at) >= 10*time.Second
+	if log {
+		w = warned{at: time.Now()}
+	}
+	s.warned[msg] = w
 	s.mu.Unlock()
 	if log {
 		s.log.Warn(msg, slog.Any(logErr, err), slog.Int(logCount, n))

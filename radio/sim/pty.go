@@ -54,7 +54,7 @@ func (p *Plug) Replug() error {
 	if p.ptmx != nil {
 		return nil
 	}
-	ptmx, tty, err := pty.Open()
+	ptmx, tty, err := openPTY()
 	if err != nil {
 		return fmt.Errorf("sim: pseudo-terminal: %w", err)
 	}
@@ -100,6 +100,30 @@ func (p *Plug) Unplug() {
 func (p *Plug) Close() {
 	p.Unplug()
 	_ = os.Remove(p.path)
+}
+
+// openPTY opens a pseudo-terminal whose master is in non-blocking mode
+// under Go's poller, so that Close interrupts a pending Read and the
+// slave side sees the hangup at once (pty.Open leaves it blocking, and a
+// blocked Read would keep the descriptor open).
+func openPTY() (master, slave *os.File, err error) {
+	ptmx, tty, err := pty.Open()
+	if err != nil {
+		return nil, nil, err
+	}
+	defer ptmx.Close()
+	fd, err := unix.Dup(int(ptmx.Fd()))
+	if err != nil {
+		tty.Close()
+		return nil, nil, err
+	}
+	unix.CloseOnExec(fd)
+	if err := unix.SetNonblock(fd, true); err != nil {
+		unix.Close(fd)
+		tty.Close()
+		return nil, nil, err
+	}
+	return os.NewFile(uintptr(fd), ptmx.Name()), tty, nil
 }
 
 func makeRaw(fd int) error {
