@@ -140,10 +140,15 @@ type ClientOptions struct {
 	Skew time.Duration
 	// UnlockTimeout bounds one remote unlock: 30 s.
 	UnlockTimeout time.Duration
-	// DownlinkQueue is how many received messages wait for the handler:
-	// 256. The handler of paho never blocks; a message that finds the
-	// queue full is dropped, and the gap it leaves is asked for again.
+	// DownlinkQueue and DownlinkBytes bound the received messages that
+	// wait to be handled: 4096 messages, 16 MiB. paho's handler never
+	// blocks: a message that finds the queue full is dropped (and
+	// counted), and what it leaves missing is asked for again. Brokers
+	// bound the QoS 1 messages in flight to a client, and the hub
+	// acknowledges each once handled, so the queue fills only with a
+	// broker that does not (mochi, for MQTT 3.1.1 clients).
 	DownlinkQueue int
+	DownlinkBytes int
 	// ControlQueue bounds the acks, needs, replies and security events
 	// waiting for the connection: 1000; the oldest go first.
 	ControlQueue int
@@ -184,7 +189,10 @@ func (o *ClientOptions) defaults() {
 		o.MaxEventsPerMessage = MaxEventsPerMessage
 	}
 	if o.DownlinkQueue <= 0 {
-		o.DownlinkQueue = 256
+		o.DownlinkQueue = 4096
+	}
+	if o.DownlinkBytes <= 0 {
+		o.DownlinkBytes = 16 << 20
 	}
 	if o.ControlQueue <= 0 {
 		o.ControlQueue = 1000
@@ -225,9 +233,10 @@ type Client struct {
 	filter   string
 	limiter  *limiter
 
-	down    chan inbound
-	ctrl    *controlQueue
-	removed chan [2]uint64
+	down      chan inbound
+	downBytes atomic.Int64
+	ctrl      *controlQueue
+	removed   chan [2]uint64
 
 	mu          sync.Mutex
 	conn        *session
@@ -582,12 +591,17 @@ func (c *Client) publish(ctx context.Context, out *Outgoing) error {
 
 // onMessage is paho's handler: it never blocks.
 func (c *Client) onMessage(_ mqtt.Client, m mqtt.Message) {
-	select {
-	case c.down <- inbound{topic: m.Topic(), payload: m.Payload(), ack: m.Ack}:
-	default:
-		c.stats.downlinkDropped.Add(1)
-		m.Ack()
+	n := int64(len(m.Payload()))
+	if c.downBytes.Add(n) <= int64(c.opts.DownlinkBytes) {
+		select {
+		case c.down <- inbound{topic: m.Topic(), payload: m.Payload(), ack: m.Ack}:
+			return
+		default:
+		}
 	}
+	c.downBytes.Add(-n)
+	c.stats.downlinkDropped.Add(1)
+	m.Ack()
 }
 
 // statusMessage is the status of a session: online, or the last will.
@@ -812,7 +826,7 @@ type Stats struct {
 }
 
 type stats struct {
-	connects, connectFailures, received, downlinkDropped         atomic.Uint64
+	connects, connectFailures, received, downlinkDropped          atomic.Uint64
 	batchesApplied, batchesRejected, duplicates, gaps             atomic.Uint64
 	snapshots, snapshotsFailed, securityEvents, unlocks           atomic.Uint64
 	publishes, eventsSent, eventsAcked, controlDropped, abandoned atomic.Uint64

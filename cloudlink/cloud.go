@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
@@ -29,8 +30,9 @@ type Cloud struct {
 	mq     mqtt.Client
 	work   chan *Uplink
 
-	mu   sync.Mutex
-	hubs map[string]*CloudHub
+	mu         sync.Mutex
+	hubs       map[string]*CloudHub
+	subscribed atomic.Bool
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -81,8 +83,10 @@ func (c *Cloud) Open() error {
 		SetOrderMatters(true).SetConnectTimeout(5 * time.Second).SetWriteTimeout(c.opts.PublishTimeout).
 		SetOnConnectHandler(func(m mqtt.Client) {
 			// Subscribing again is harmless and covers a broker that lost the session.
-			m.Subscribe(UplinkFilter, 1, c.onMessage)
-		})
+			tok := m.Subscribe(UplinkFilter, 1, c.onMessage)
+			c.subscribed.Store(tok.WaitTimeout(c.opts.PublishTimeout) && tok.Error() == nil)
+		}).
+		SetConnectionLostHandler(func(mqtt.Client, error) { c.subscribed.Store(false) })
 	if c.opts.TLSConfig != nil {
 		o.SetTLSConfig(c.opts.TLSConfig)
 	}
@@ -96,10 +100,15 @@ func (c *Cloud) Open() error {
 	if sub := c.mq.Subscribe(UplinkFilter, 1, c.onMessage); !sub.WaitTimeout(10*time.Second) || sub.Error() != nil {
 		return fmt.Errorf("cloud: subscribe: %v", sub.Error())
 	}
+	c.subscribed.Store(true)
 	c.wg.Add(1)
 	go c.loop()
 	return nil
 }
+
+// Subscribed reports whether the cloud is connected and subscribed to
+// the hubs' uplink.
+func (c *Cloud) Subscribed() bool { return c.subscribed.Load() && c.mq.IsConnected() }
 
 // Close disconnects.
 func (c *Cloud) Close() {

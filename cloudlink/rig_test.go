@@ -231,8 +231,8 @@ func (r *rig) stop() {
 func (r *rig) waitConnected() {
 	r.t.Helper()
 	if _, ok := r.ch.Wait(10*time.Second, func(v *cloudlink.HubView) bool {
-		return v.Status != nil && v.Status.State == cloudlink.StateOnline
-	}); !ok || !r.client.Connected() {
+		return v.Status != nil && v.Status.State == cloudlink.StateOnline && r.client.Connected()
+	}); !ok {
 		r.t.Fatal("the hub did not connect")
 	}
 }

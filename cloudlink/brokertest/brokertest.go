@@ -22,18 +22,52 @@ import (
 	"time"
 
 	mochi "github.com/mochi-mqtt/server/v2"
-	"github.com/mochi-mqtt/server/v2/hooks/auth"
 	"github.com/mochi-mqtt/server/v2/listeners"
+	"github.com/mochi-mqtt/server/v2/packets"
 )
 
 // Broker is an embedded MQTT broker on a loopback port.
 type Broker struct {
-	mu   sync.Mutex
-	srv  *mochi.Server
-	addr string
-	tls  *tls.Config
-	log  *slog.Logger
+	mu    sync.Mutex
+	srv   *mochi.Server
+	addr  string
+	tls   *tls.Config
+	log   *slog.Logger
+	admit func(clientID string) bool
 }
+
+// Admit decides which clients may connect (nil: all). A test uses it to
+// let the cloud in before the hubs after a restart, as a broker that
+// authenticates would refuse a client for a while.
+func (b *Broker) Admit(fn func(clientID string) bool) {
+	b.mu.Lock()
+	b.admit = fn
+	b.mu.Unlock()
+}
+
+func (b *Broker) admits(clientID string) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.admit == nil || b.admit(clientID)
+}
+
+// admitHook authenticates by Broker.Admit and allows every topic.
+type admitHook struct {
+	mochi.HookBase
+	b *Broker
+}
+
+func (h *admitHook) ID() string { return "brokertest-admit" }
+
+func (h *admitHook) Provides(b byte) bool {
+	return b == mochi.OnConnectAuthenticate || b == mochi.OnACLCheck
+}
+
+func (h *admitHook) OnConnectAuthenticate(cl *mochi.Client, pk packets.Packet) bool {
+	return h.b.admits(cl.ID)
+}
+
+func (h *admitHook) OnACLCheck(cl *mochi.Client, topic string, write bool) bool { return true }
 
 // Start starts a broker on addr ("127.0.0.1:0" picks a port), with TLS
 // when tlsConfig is set. It refuses any address that is not loopback.
@@ -54,7 +88,7 @@ func Start(addr string, tlsConfig *tls.Config) (*Broker, error) {
 
 func (b *Broker) start() error {
 	srv := mochi.New(&mochi.Options{Logger: b.log, InlineClient: false})
-	if err := srv.AddHook(new(auth.AllowHook), nil); err != nil {
+	if err := srv.AddHook(&admitHook{b: b}, nil); err != nil {
 		return err
 	}
 	l := listeners.NewTCP(listeners.Config{ID: "tcp", Address: b.addr, TLSConfig: b.tls})
