@@ -3,6 +3,7 @@ package sim
 import (
 	"io"
 	"math/rand/v2"
+	"runtime"
 	"sync"
 	"time"
 )
@@ -56,8 +57,20 @@ func (w *wire) pace(free *time.Time, n int) {
 		*free = now
 	}
 	*free = free.Add(w.wireTime(n))
-	if d := time.Until(*free); d > 0 {
-		time.Sleep(d)
+	waitUntil(*free)
+}
+
+// waitUntil returns at t, give or take a few microseconds: a timer sleeps
+// for the bulk of the wait and the rest is spun, since a timer on a busy
+// or virtual machine can wake a millisecond late, as much as a frame's
+// wire time.
+func waitUntil(t time.Time) {
+	const slack = 1500 * time.Microsecond
+	if d := time.Until(t); d > slack {
+		time.Sleep(d - slack)
+	}
+	for time.Now().Before(t) {
+		runtime.Gosched()
 	}
 }
 
