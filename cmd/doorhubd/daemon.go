@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/doorhub/doorhub/cloudlink"
 	"github.com/doorhub/doorhub/hub"
 	"github.com/doorhub/doorhub/hub/badgerstore"
 	"github.com/doorhub/doorhub/hub/config"
@@ -41,8 +42,11 @@ type Main struct {
 	// Activity receives decisions and lock reports; openRadio makes one
 	// without an outbox when nothing set it before.
 	Activity *hub.ActivityLog
-	Radio    *Radio
-	Status   *status.Server
+	// Outbox and Cloud are open when cloud.broker is configured.
+	Outbox *badgerstore.Outbox
+	Cloud  *cloudlink.Client
+	Radio  *Radio
+	Status *status.Server
 
 	done   bool
 	cancel context.CancelFunc
@@ -121,6 +125,9 @@ func (m *Main) Run(ctx context.Context) error {
 	m.wg.Add(1)
 	go m.floorLoop(loopCtx)
 
+	if err := m.openCloud(); err != nil {
+		return err
+	}
 	if err := m.openRadio(); err != nil {
 		return err
 	}
@@ -156,6 +163,9 @@ func (m *Main) floorLoop(ctx context.Context) {
 func (m *Main) Close() error {
 	first := m.closeStatus()
 	if err := m.closeRadio(); err != nil && first == nil {
+		first = err
+	}
+	if err := m.closeCloud(); err != nil && first == nil {
 		first = err
 	}
 	if m.cancel != nil {
