@@ -6,8 +6,12 @@
 //	radio/frame    serial framing: COBS, CRC-32C, resync on 0x00 (pure)
 //	radio/link     reliable, ordered datagrams over the serial line
 //	radio/lockmsg  hub<->lock messages, sealed with each lock's key (pure)
+//	radio/coproc   the coprocessor's control envelopes (pure)
+//	radio/serialport  the serial device: exclusive open, reconnect, recovery ladder
+//	radio/session  the hub's side of each paired lock, deciding through hub.Engine
+//	radio/sim      the coprocessor and simulated locks (doorhub-sim, tests)
 //
-// The serial-port adapter, the lock sessions and the lock-side simulator
-// build on them. This package itself only holds the test that keeps the
-// protocol document's examples equal to what the code produces.
+// This package itself holds the test that keeps the protocol document's
+// examples equal to what the code produces, and the benchmarks of the
+// whole radio path over a pseudo-terminal.
 package radio

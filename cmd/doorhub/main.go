@@ -125,8 +125,12 @@ func newRoot(stdout, stderr io.Writer, environ []string) *cobra.Command {
 		}
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "DOOR\tLOCK\tLAST SEEN\tBATTERY\tRSSI\tSTATE")
+		const rssiUnknown = -128
 		for _, d := range out.Doors {
-			seen, battery, lk := "never", "?", d.Lock
+			seen, battery, lk, rssi := "never", "?", d.Lock, "?"
+			if d.RSSI != rssiUnknown && d.RSSI != 0 {
+				rssi = fmt.Sprintf("%d dBm", d.RSSI)
+			}
 			if !d.LastSeen.IsZero() {
 				seen = time.Since(d.LastSeen).Round(time.Second).String() + " ago"
 			}
@@ -134,13 +138,13 @@ func newRoot(stdout, stderr io.Writer, environ []string) *cobra.Command {
 				battery = fmt.Sprintf("%d%%", d.BatteryPercent)
 			}
 			if lk == "" {
-				lk, seen, battery = "(no lock)", "-", "-"
+				lk, seen, battery, rssi = "(no lock)", "-", "-", "-"
 			}
 			name := d.Door
 			if !d.Known {
 				name += " (not in site)"
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", name, lk, seen, battery, d.RSSI, d.DoorState)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", name, lk, seen, battery, rssi, d.DoorState)
 		}
 		return tw.Flush()
 	}
