@@ -49,6 +49,7 @@ type Main struct {
 	Status *status.Server
 
 	done   bool
+	closed bool
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 }
@@ -160,7 +161,12 @@ func (m *Main) floorLoop(ctx context.Context) {
 }
 
 // Close stops the components in reverse order and returns the first error.
+// A second call does nothing.
 func (m *Main) Close() error {
+	if m.closed {
+		return nil
+	}
+	m.closed = true
 	first := m.closeStatus()
 	if err := m.closeRadio(); err != nil && first == nil {
 		first = err

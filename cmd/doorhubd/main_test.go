@@ -37,6 +37,9 @@ func TestMainStartsAndStops(t *testing.T) {
 	if err := m.Close(); err != nil {
 		t.Fatal(err)
 	}
+	if err := m.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
 	if _, err := os.Stat(filepath.Join(state, "db")); err != nil {
 		t.Fatalf("no database: %v", err)
 	}
