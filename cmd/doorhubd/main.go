@@ -31,6 +31,8 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	sd := newNotifier()
+	sd.Starting(m)
 	if err := m.Run(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "doorhubd:", err)
 		_ = m.Close()
@@ -39,7 +41,9 @@ func main() {
 	if m.Done() {
 		return // --version or --check-config
 	}
+	sd.Ready(m)
 	<-ctx.Done()
+	sd.Stopping()
 	if err := m.Close(); err != nil {
 		fmt.Fprintln(os.Stderr, "doorhubd:", err)
 		os.Exit(1)
