@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"reflect"
 	"sort"
+	"sync/atomic"
 	"time"
 )
 
@@ -39,6 +40,7 @@ type Change struct {
 // for concurrent use on its own; stores guard it (see Store.View).
 // Records returned by its getters must not be modified.
 type Catalog struct {
+	id   uint64
 	site *Site
 	loc  *time.Location
 
@@ -76,6 +78,37 @@ type Catalog struct {
 	// primitive change, to roll the batch back.
 	undo  []func()
 	dirty map[changeKey]any
+
+	// codeLog says, for the last few generations, whose daily doorcodes
+	// may have changed, so the code cache updates those people instead of
+	// deriving every holder's code again (see codeCache).
+	codeLog     []codeEvent
+	codeTouched map[string]struct{} // while a batch is applied
+	codeAll     bool                // while a batch is applied: everyone's
+}
+
+// codeEvent is one generation's effect on daily doorcodes.
+type codeEvent struct {
+	gen    uint64
+	all    bool     // site, door or key changed: every code may differ
+	people []string // else: these people's codes or eligibility may differ
+}
+
+// codeLogLength bounds the log; a cache further behind rebuilds.
+const codeLogLength = 64
+
+// codeEventsSince returns the events of the generations after gen, or
+// false when the log no longer covers them all.
+func (c *Catalog) codeEventsSince(gen uint64) ([]codeEvent, bool) {
+	if gen == c.gen {
+		return nil, true
+	}
+	for i, e := range c.codeLog {
+		if e.gen == gen+1 {
+			return c.codeLog[i:], len(c.codeLog)-i == int(c.gen-gen)
+		}
+	}
+	return nil, false
 }
 
 type changeKey struct {
@@ -83,9 +116,14 @@ type changeKey struct {
 	id   string
 }
 
+// catalogIDs numbers catalogs, so caches can tell one from another
+// without holding on to it.
+var catalogIDs atomic.Uint64
+
 // NewCatalog returns an empty credential set.
 func NewCatalog() *Catalog {
 	return &Catalog{
+		id:    catalogIDs.Add(1),
 		doors: map[string]*Door{}, keys: map[string]*keyNode{}, people: map[string]*personNode{},
 		emails: map[string]string{}, grants: map[string]*Grant{}, guestGrants: map[string]*GuestGrant{},
 		keycards: map[string]*cardNode{}, devices: map[string]*Device{}, deviceByKey: map[string]string{},
@@ -223,6 +261,33 @@ func (c *Catalog) Supersede(old *Catalog) {
 	if c.gen <= old.gen {
 		c.gen = old.gen + 1
 	}
+	c.codeLog = nil // its entries describe how c was built, not how it differs from old
+}
+
+func (c *Catalog) logCodes() {
+	e := codeEvent{gen: c.gen, all: c.codeAll}
+	if !e.all {
+		for id := range c.codeTouched {
+			e.people = append(e.people, id)
+		}
+	}
+	if len(c.codeLog) >= codeLogLength {
+		c.codeLog = append(c.codeLog[:0], c.codeLog[1:]...)
+	}
+	c.codeLog = append(c.codeLog, e)
+}
+
+// touchCodes notes, while a batch is applied, whose daily codes it may
+// change; an empty id means everyone's.
+func (c *Catalog) touchCodes(personID string) {
+	if c.codeTouched == nil {
+		return
+	}
+	if personID == "" {
+		c.codeAll = true
+		return
+	}
+	c.codeTouched[personID] = struct{}{}
 }
 
 // Counts is how many records of each kind the set holds.
@@ -314,7 +379,8 @@ func (c *Catalog) Apply(site string, ops []Op) ([]Change, error) {
 	}
 	c.undo = c.undo[:0]
 	c.dirty = map[changeKey]any{}
-	defer func() { c.undo, c.dirty = nil, nil }()
+	c.codeTouched, c.codeAll = map[string]struct{}{}, false
+	defer func() { c.undo, c.dirty, c.codeTouched = nil, nil, nil }()
 	for i := range ops {
 		if err := ops[i].Validate(); err != nil {
 			c.rollback()
@@ -341,6 +407,7 @@ func (c *Catalog) Apply(site string, ops []Op) ([]Change, error) {
 		return changes[i].ID < changes[j].ID
 	})
 	c.gen++
+	c.logCodes()
 	return changes, nil
 }
 

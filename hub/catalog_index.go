@@ -41,6 +41,7 @@ func (c *Catalog) record(kind Kind, id string, v any, undo func()) {
 func (c *Catalog) setSite(s *Site) {
 	old := c.site
 	c.record(KindSite, "", s, func() { c.setSite(old) })
+	c.touchCodes("")
 	c.site = s
 	c.loc = nil
 	if s != nil {
@@ -52,6 +53,7 @@ func (c *Catalog) setSite(s *Site) {
 func (c *Catalog) setDoor(id string, d *Door) {
 	old := c.doors[id]
 	c.record(KindDoor, id, d, func() { c.setDoor(id, old) })
+	c.touchCodes("")
 	setOrDelete(c.doors, id, d)
 }
 
@@ -61,6 +63,7 @@ func (c *Catalog) setKey(id string, k *Key) {
 		old = &n.Key
 	}
 	c.record(KindKey, id, k, func() { c.setKey(id, old) })
+	c.touchCodes("")
 	if k == nil {
 		delete(c.keys, id)
 		return
@@ -84,6 +87,7 @@ func (c *Catalog) setPerson(id string, p *Person) {
 		delete(c.emails, NormalizeEmail(n.Email))
 	}
 	c.record(KindPerson, id, p, func() { c.setPerson(id, old) })
+	c.touchCodes(id)
 	switch {
 	case p == nil:
 		delete(c.people, id)
@@ -101,10 +105,12 @@ func (c *Catalog) setGrant(id string, g *Grant) {
 	old := c.grants[id]
 	c.record(KindGrant, id, g, func() { c.setGrant(id, old) })
 	if old != nil {
+		c.touchCodes(old.PersonID)
 		n := c.people[old.PersonID]
 		n.grants = removePtr(n.grants, old)
 	}
 	if g != nil {
+		c.touchCodes(g.PersonID)
 		n := c.people[g.PersonID]
 		n.grants = append(n.grants, g)
 	}

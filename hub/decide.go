@@ -310,7 +310,7 @@ func (e *Engine) doorcode(ev *evaluator, d *Decision, code string, commit bool) 
 		return
 	}
 	date, dayStart, dayEnd := LocalDay(t, ev.c.Location())
-	holders := e.codes.holders(ev.c, ev.doorID, date)[code]
+	holders := e.codes.holders(ev.c, ev.doorID, date, code)
 	codes := liveGuestCodes(ev.c, code, dayStart, dayEnd)
 	tours := liveTours(ev.c, code, dayStart, dayEnd)
 	switch n := len(holders) + len(codes) + len(tours); {

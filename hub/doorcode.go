@@ -4,8 +4,8 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/binary"
+	"hash"
 	"sort"
-	"strconv"
 	"sync"
 	"time"
 )
@@ -22,28 +22,41 @@ const doorcodeLabel = "doorhub-doorcode-v1"
 //	bin  = (mac[off]&0x7f)<<24 | mac[off+1]<<16 | mac[off+2]<<8 | mac[off+3]
 //	code = bin mod 10^length, left-padded with zeros to length digits
 func DailyDoorcode(secret []byte, doorID, personID, date string, reroll uint32, length int) string {
-	m := hmac.New(sha256.New, secret)
-	var buf [4]byte
-	m.Write([]byte(doorcodeLabel))
+	return newCodeDeriver(secret).code(doorID, personID, date, reroll, length)
+}
+
+// codeDeriver derives many codes under one secret without allocating per
+// code beyond the result: a door's holders are derived in one go.
+type codeDeriver struct {
+	mac hash.Hash
+	msg []byte
+	sum []byte
+}
+
+func newCodeDeriver(secret []byte) *codeDeriver {
+	return &codeDeriver{mac: hmac.New(sha256.New, secret), sum: make([]byte, 0, sha256.Size)}
+}
+
+func (d *codeDeriver) code(doorID, personID, date string, reroll uint32, length int) string {
+	m := append(d.msg[:0], doorcodeLabel...)
 	for _, part := range []string{doorID, personID, date} {
-		m.Write([]byte{0})
-		m.Write([]byte(part))
+		m = append(m, 0)
+		m = append(m, part...)
 	}
-	m.Write([]byte{0})
-	binary.BigEndian.PutUint32(buf[:], reroll)
-	m.Write(buf[:])
-	mac := m.Sum(nil)
+	m = append(m, 0)
+	m = binary.BigEndian.AppendUint32(m, reroll)
+	d.msg = m
+	d.mac.Reset()
+	d.mac.Write(m)
+	mac := d.mac.Sum(d.sum[:0])
 	off := mac[len(mac)-1] & 0x0f
 	bin := uint32(mac[off]&0x7f)<<24 | uint32(mac[off+1])<<16 | uint32(mac[off+2])<<8 | uint32(mac[off+3])
-	mod := uint32(1)
-	for i := 0; i < length; i++ {
-		mod *= 10
+	var digits [MaxDoorcodeLength]byte
+	for i := length - 1; i >= 0; i-- {
+		digits[i] = byte('0' + bin%10)
+		bin /= 10
 	}
-	s := strconv.FormatUint(uint64(bin%mod), 10)
-	for len(s) < length {
-		s = "0" + s
-	}
-	return s
+	return string(digits[:length])
 }
 
 // LocalDay returns the local date of t in loc and the day's bounds
@@ -80,61 +93,145 @@ func overlaps(start time.Time, expires *time.Time, dayStart, dayEnd time.Time) b
 // person may use one when they hold a doorcode grant of a key that opens
 // the door, allows doorcodes, and whose window overlaps the date.
 func DailyCodeHolders(c *Catalog, doorID, date string) map[string][]string {
+	return newHolderSet(c, doorID, date).byCode
+}
+
+// holderSet is the daily code holders of one door on one date, both ways.
+type holderSet struct {
+	byCode map[string][]string // code -> person ids, sorted
+	codeOf map[string]string   // person id -> code
+}
+
+func newHolderSet(c *Catalog, doorID, date string) *holderSet {
+	hs := &holderSet{byCode: map[string][]string{}, codeOf: map[string]string{}}
 	site := c.Site()
 	if site == nil || c.Door(doorID) == nil {
-		return nil
+		return hs
 	}
 	dayStart, dayEnd, ok := dayBounds(date, c.Location())
 	if !ok {
-		return nil
+		return hs
 	}
-	out := map[string][]string{}
-	seen := map[string]bool{}
+	d := newCodeDeriver(site.DoorcodeSecret)
 	for _, g := range c.grants {
-		if g.Method != MethodDoorcode || seen[g.PersonID] {
+		if _, done := hs.codeOf[g.PersonID]; done || g.Method != MethodDoorcode {
 			continue
 		}
-		k := c.keys[g.KeyID]
-		if k == nil || !k.DoorcodesAllowed || !k.opens(doorID) || !overlaps(g.StartsAt, g.Expires, dayStart, dayEnd) {
-			continue
+		if k := c.keys[g.KeyID]; k.DoorcodesAllowed && k.opens(doorID) && overlaps(g.StartsAt, g.Expires, dayStart, dayEnd) {
+			p := c.people[g.PersonID]
+			hs.add(p.ID, d.code(doorID, p.ID, date, p.Reroll, site.DoorcodeLength))
 		}
-		seen[g.PersonID] = true
-		p := c.people[g.PersonID]
-		code := DailyDoorcode(site.DoorcodeSecret, doorID, p.ID, date, p.Reroll, site.DoorcodeLength)
-		out[code] = append(out[code], p.ID)
 	}
-	for _, ids := range out {
-		sort.Strings(ids)
-	}
-	return out
+	return hs
 }
 
-// codeCache keeps the daily code holders of the doors used today, keyed by
-// the catalog generation so that any change to the set recomputes them.
+func (hs *holderSet) add(personID, code string) {
+	ids := hs.byCode[code]
+	i := sort.SearchStrings(ids, personID)
+	ids = append(ids, "")
+	copy(ids[i+1:], ids[i:])
+	ids[i] = personID
+	hs.byCode[code] = ids
+	hs.codeOf[personID] = code
+}
+
+// update re-derives one person's place in the set after a change.
+func (hs *holderSet) update(c *Catalog, doorID, date, personID string) {
+	if old, ok := hs.codeOf[personID]; ok {
+		if ids := removeString(hs.byCode[old], personID); len(ids) > 0 {
+			hs.byCode[old] = ids
+		} else {
+			delete(hs.byCode, old)
+		}
+		delete(hs.codeOf, personID)
+	}
+	n, site := c.people[personID], c.Site()
+	if n == nil || site == nil {
+		return
+	}
+	dayStart, dayEnd, ok := dayBounds(date, c.Location())
+	if !ok {
+		return
+	}
+	for _, g := range n.grants {
+		if k := c.keys[g.KeyID]; g.Method == MethodDoorcode && k.DoorcodesAllowed && k.opens(doorID) &&
+			overlaps(g.StartsAt, g.Expires, dayStart, dayEnd) {
+			hs.add(personID, DailyDoorcode(site.DoorcodeSecret, doorID, personID, date, n.Reroll, site.DoorcodeLength))
+			return
+		}
+	}
+}
+
+// codeCache keeps the daily code holders of the doors used recently. When
+// the set changes it updates only the people the change touched (the
+// catalog logs them), so an invitation does not make the next code at a
+// busy entrance derive every holder's code again; a change to the site, a
+// door or a key, a snapshot, or a cache too far behind rebuilds.
 type codeCache struct {
 	mu      sync.Mutex
-	entries map[codeCacheKey]map[string][]string
+	cat     uint64 // Catalog.id: not a pointer, so a swapped-out set is freed
 	gen     uint64
+	entries map[codeCacheKey]*holderSet
 }
 
 type codeCacheKey struct{ door, date string }
 
-func (cc *codeCache) holders(c *Catalog, doorID, date string) map[string][]string {
+// holders returns the people whose daily code at the door on the date is
+// code (a copy: the cache changes under later batches).
+func (cc *codeCache) holders(c *Catalog, doorID, date, code string) []string {
 	cc.mu.Lock()
 	defer cc.mu.Unlock()
-	if cc.entries == nil || cc.gen != c.Generation() {
-		cc.entries = map[codeCacheKey]map[string][]string{}
-		cc.gen = c.Generation()
-	}
+	cc.catchUp(c)
 	k := codeCacheKey{doorID, date}
-	h, ok := cc.entries[k]
+	hs, ok := cc.entries[k]
 	if !ok {
-		// Keep only a few days' worth: old dates are never asked again.
-		if len(cc.entries) > 4096 {
-			cc.entries = map[codeCacheKey]map[string][]string{}
+		// Days before yesterday are never asked again.
+		for old := range cc.entries {
+			if old.date < date && old.date != previousDate(date) {
+				delete(cc.entries, old)
+			}
 		}
-		h = DailyCodeHolders(c, doorID, date)
-		cc.entries[k] = h
+		hs = newHolderSet(c, doorID, date)
+		cc.entries[k] = hs
 	}
-	return h
+	return append([]string(nil), hs.byCode[code]...)
+}
+
+func (cc *codeCache) catchUp(c *Catalog) {
+	if cc.cat == c.id && cc.gen == c.Generation() && cc.entries != nil {
+		return
+	}
+	events, ok := c.codeEventsSince(cc.gen)
+	if cc.cat != c.id || cc.entries == nil || !ok {
+		cc.reset(c)
+		return
+	}
+	touched := map[string]struct{}{}
+	for _, e := range events {
+		if e.all {
+			cc.reset(c)
+			return
+		}
+		for _, p := range e.people {
+			touched[p] = struct{}{}
+		}
+	}
+	for k, hs := range cc.entries {
+		for p := range touched {
+			hs.update(c, k.door, k.date, p)
+		}
+	}
+	cc.gen = c.Generation()
+}
+
+func (cc *codeCache) reset(c *Catalog) {
+	cc.cat, cc.gen, cc.entries = c.id, c.Generation(), map[codeCacheKey]*holderSet{}
+}
+
+func previousDate(date string) string {
+	d, err := time.Parse(time.DateOnly, date)
+	if err != nil {
+		return ""
+	}
+	return d.AddDate(0, 0, -1).Format(time.DateOnly)
 }
