@@ -87,6 +87,9 @@ func Open(dir string, opts Options) (*Store, error) {
 		log = slog.Default()
 	}
 	log = log.With(slog.String("component", "badgerstore"))
+	if err := removeTornValueLogs(dir, log); err != nil {
+		return nil, err
+	}
 	db, err := badger.Open(opts.badger(dir, log))
 	if err != nil {
 		return nil, fmt.Errorf("badgerstore: open %s: %w", dir, err)
@@ -102,6 +105,35 @@ func Open(dir string, opts Options) (*Store, error) {
 	go s.reaper.run(s.ctx, &s.wg)
 	go s.gcLoop(s.ctx)
 	return s, nil
+}
+
+// vlogHeaderSize is the size of the header Badger writes at the start of
+// every value log file, right after creating it.
+const vlogHeaderSize = 20
+
+// removeTornValueLogs removes value log files shorter than their header. A
+// kill between Badger creating a value log file and writing its header
+// leaves such a file, and Badger v4 then refuses to open the database
+// ("Open existing file: ...: Create a new file"): it treats the empty
+// file as one to create and reports that as an error. The file holds no
+// value, so nothing refers to it; removing it is what Badger would do.
+func removeTornValueLogs(dir string, log *slog.Logger) error {
+	vlogs, err := filepath.Glob(filepath.Join(dir, "*.vlog"))
+	if err != nil {
+		return err
+	}
+	for _, p := range vlogs {
+		fi, err := os.Stat(p)
+		if err != nil || fi.Size() >= vlogHeaderSize {
+			continue
+		}
+		log.Warn("removing a value log file a crash left without its header", slog.String("file", p),
+			slog.Int64("size", fi.Size()))
+		if err := os.Remove(p); err != nil {
+			return fmt.Errorf("badgerstore: remove torn value log: %w", err)
+		}
+	}
+	return nil
 }
 
 func (s *Store) init() error {
