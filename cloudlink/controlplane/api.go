@@ -156,7 +156,7 @@ func (s *Server) addHub(r HubAdd) (HubConfig, error) {
 	if r.Broker != "" {
 		cfg.Cloud.Broker = r.Broker
 	}
-	cfg.Cloud.ClientID = "doorhub-" + id
+	cfg.Cloud.ClientID = id // the protocol requires the hub id
 	cfg.Cloud.PublicKey = s.PublicKey()
 	if cfg.Cloud.Broker == "" {
 		return HubConfig{}, fmt.Errorf("%w: the server runs without --broker; give the hubs' broker with --broker", console.ErrInvalid)

@@ -1,0 +1,332 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/doorhub/doorhub/cloudlink/brokertest"
+	"github.com/doorhub/doorhub/cloudlink/console"
+	"github.com/doorhub/doorhub/cloudlink/controlplane"
+	"github.com/doorhub/doorhub/hub/status"
+	"github.com/doorhub/doorhub/radio/link"
+	"github.com/doorhub/doorhub/radio/sim"
+)
+
+// seedRig is the whole system of the seed article: doorhub-cloud's server
+// (its API is what the doorhub-cloud command calls), an embedded broker,
+// the real doorhubd Main configured from `hub add`'s output, and
+// doorhub-sim's locks behind a real pseudo-terminal.
+type seedRig struct {
+	t      *testing.T
+	cloud  *controlplane.Server
+	client *controlplane.Client
+	hub    *daemonRig
+	locks  map[string]*sim.Lock // by door id
+}
+
+func newSeedRig(t *testing.T) *seedRig {
+	t.Helper()
+	broker, err := brokertest.Start("127.0.0.1:0", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(broker.Stop)
+	dir := t.TempDir()
+	cloudState := filepath.Join(dir, "cloud")
+	srv, err := controlplane.Open(controlplane.Options{StateDir: cloudState, Broker: broker.URL(),
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	cl, err := controlplane.Dial(cloudState)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &seedRig{t: t, cloud: srv, client: cl, locks: map[string]*sim.Lock{}}
+
+	// Site setup, as a property manager does it.
+	r.do("site/create", console.SiteCreate{Name: "Elm Street", TimeZone: "America/New_York", DoorcodeLength: 6})
+	r.do("door/add", console.DoorAdd{Name: "Lobby", Type: "entrance"})
+	r.do("door/add", console.DoorAdd{Name: "Apt 4B", Type: "residence"})
+	r.do("key/create", console.KeyCreate{Name: "Building", Doors: []string{"Lobby"}})
+	r.do("key/create", console.KeyCreate{Name: "Apt 4B", Doors: []string{"Apt 4B", "Lobby"}})
+
+	s, err := sim.New(sim.Config{Locks: 2, Heartbeat: time.Second, HelloRetry: 100 * time.Millisecond,
+		DecisionTimeout: 3 * time.Second, Logger: slog.New(slog.DiscardHandler),
+		Link: link.Config{Logger: slog.New(slog.DiscardHandler)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	plug, err := sim.NewPlug(s, filepath.Join(dir, "radio"))
+	if err != nil {
+		t.Skipf("no pseudo-terminal: %v", err)
+	}
+	t.Cleanup(plug.Close)
+	s.Start()
+
+	// The hub's config is `hub add`'s output, with the test's paths.
+	var hc controlplane.HubConfig
+	if err := cl.Call(context.Background(), "hub/add", controlplane.HubAdd{ID: "hub-elm", RadioPort: plug.Path(),
+		StateDir: filepath.Join(dir, "hub"), Listen: "127.0.0.1:0"}, &hc); err != nil {
+		t.Fatal(err)
+	}
+	token := "seed-token"
+	if err := os.WriteFile(filepath.Join(dir, "token"), []byte(token+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := strings.NewReplacer("/run/doorhub/doorhub.sock", filepath.Join(dir, "doorhub.sock"),
+		"/etc/doorhub/token", filepath.Join(dir, "token")).Replace(hc.Config)
+	path := filepath.Join(dir, "doorhub.yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	logs := &syncBuffer{}
+	m := NewMain(logs, logs, nil)
+	if err := m.ParseFlags([]string{"--config", path}); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Run(context.Background()); err != nil {
+		t.Fatalf("doorhubd with hub add's config: %v\n%s", err, cfg)
+	}
+	r.hub = &daemonRig{m: m, sim: s, plug: plug, logs: logs, token: token}
+	t.Cleanup(func() {
+		if err := r.hub.m.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	waitUntil(t, "radio ready", 5*time.Second, func() bool { return m.radioReady() == nil })
+	m.Clock.SetNTPSynchronized(true)
+	for i, door := range []string{"lobby", "apt-4b"} {
+		l := s.Labels()[i]
+		var res status.PairResult
+		if code := r.hub.api(t, "POST", "/api/v1/pair", status.PairRequest{Lock: l.ID, Key: l.Key, Door: door}, &res); code != 200 {
+			t.Fatalf("pair %s: %d %+v", door, code, res)
+		}
+		r.locks[door] = s.Locks()[i]
+	}
+	r.synced()
+	return r
+}
+
+// do calls the API and fails the test on an error.
+func (r *seedRig) do(path string, req any) console.Result {
+	r.t.Helper()
+	var res console.Result
+	if err := r.client.Call(context.Background(), path, req, &res); err != nil {
+		r.t.Fatalf("%s: %v", path, err)
+	}
+	return res
+}
+
+// refused calls the API expecting an error naming want, and checks that
+// nothing changed.
+func (r *seedRig) refused(path string, req any, want string) {
+	r.t.Helper()
+	before := r.cloud.Console.Store().Version()
+	err := r.client.Call(context.Background(), path, req, nil)
+	var ae *controlplane.APIError
+	if !errors.As(err, &ae) || !strings.Contains(ae.Error()+fmt.Sprint(ae.Lines), want) {
+		r.t.Fatalf("%s: err %v, want one naming %q", path, err, want)
+	}
+	if v := r.cloud.Console.Store().Version(); v != before {
+		r.t.Fatalf("%s refused but the site went from version %d to %d", path, before, v)
+	}
+}
+
+// synced waits until the hub holds the cloud's version.
+func (r *seedRig) synced() {
+	r.t.Helper()
+	want := r.cloud.Console.Store().Version()
+	waitUntil(r.t, fmt.Sprintf("the hub at version %d", want), 10*time.Second, func() bool {
+		return r.hub.m.Store.Version() == want
+	})
+}
+
+// present shows a card at a door's simulated lock.
+func (r *seedRig) present(door, card string) sim.Result {
+	r.t.Helper()
+	b, err := hexBytes(card)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return presentAt(r.t, r.locks[door], sim.Credential{Card: b})
+}
+
+func (r *seedRig) expect(door, card, reason string) {
+	r.t.Helper()
+	if res := r.present(door, card); res.Reason != reason {
+		r.t.Fatalf("card …%s at %s: %s (allowed %v), want %s", card[len(card)-4:], door, res.Reason, res.Allowed, reason)
+	}
+}
+
+func (r *seedRig) code(door, code, reason string) {
+	r.t.Helper()
+	if res := presentAt(r.t, r.locks[door], sim.Credential{Code: code}); res.Reason != reason {
+		r.t.Fatalf("a code at %s: %s, want %s", door, res.Reason, reason)
+	}
+}
+
+// activity waits until the cloud's activity holds an event matching ok.
+func (r *seedRig) activity(what string, ok func(e controlplane.ActivityView) bool) controlplane.ActivityView {
+	r.t.Helper()
+	var found controlplane.ActivityView
+	waitUntil(r.t, "activity: "+what, 10*time.Second, func() bool {
+		var evs []controlplane.ActivityView
+		if err := r.client.Call(context.Background(), "activity", controlplane.ActivityRequest{}, &evs); err != nil {
+			r.t.Fatal(err)
+		}
+		for _, e := range evs {
+			if ok(e) {
+				found = e
+				return true
+			}
+		}
+		return false
+	})
+	return found
+}
+
+func hexBytes(s string) ([]byte, error) {
+	b := make([]byte, len(s)/2)
+	_, err := fmt.Sscanf(s, "%x", &b)
+	return b, err
+}
+
+func allowedEvent(door, reason, email string) func(e controlplane.ActivityView) bool {
+	return func(e controlplane.ActivityView) bool {
+		return e.Door == door && e.Reason == reason && e.Email == email
+	}
+}
+
+// TestSeedInviteKeycardsRevokeDelete walks the seed's inviting, keycard,
+// resident privacy, sharing, revoking and deleting sections end to end.
+func TestSeedInviteKeycardsRevokeDelete(t *testing.T) {
+	r := newSeedRig(t)
+	const ann, guest = "a1b2c3d4", "0badcafe"
+
+	// Inviting: a resident of 4B whose access starts later gets their
+	// welcome mail now and is not let in until the start.
+	start := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
+	r.do("invite", console.Invite{Email: "Ann@Example.com", Name: "Ann", Method: "app", Keys: []string{"Apt 4B"},
+		Resident: true, MayShare: true, Start: start})
+	r.do("keycard", console.KeycardRequest{Email: "ann@example.com", Card: ann, Active: true})
+	r.synced()
+	r.expect("lobby", ann, "not_started")
+
+	// Inviting the same email again adds to the existing person: the start
+	// moves to now (an edit of the same key).
+	r.do("invite", console.Invite{Email: "ANN@example.com", Keys: []string{"Apt 4B"}, Resident: true, MayShare: true,
+		Start: time.Now().Add(-time.Minute).UTC().Format(time.RFC3339)})
+	r.synced()
+	r.expect("lobby", ann, "allowed_by_grant")
+	r.expect("apt-4b", ann, "allowed_by_grant")
+
+	// Keycards: "pending" until the hub acknowledged the change.
+	waitUntil(t, "keycard no longer pending", 10*time.Second, func() bool {
+		var p console.PersonView
+		if err := r.client.Call(context.Background(), "people/show", console.EmailRequest{Email: "ann@example.com"}, &p); err != nil {
+			t.Fatal(err)
+		}
+		return len(p.Credentials) == 1 && p.Credentials[0].State == "active" && len(p.Credentials[0].Pending) == 0
+	})
+
+	// Resident status: at her residence door Ann has no name in activity;
+	// at the lobby she is visible.
+	r.activity("Ann at the lobby, named", allowedEvent("lobby", "allowed_by_grant", "ann@example.com"))
+	e := r.activity("Ann at 4B", func(e controlplane.ActivityView) bool { return e.Door == "apt-4b" && e.Reason == "allowed_by_grant" })
+	if e.Email != "" || e.Visibility != "identity_removed" {
+		t.Fatalf("a resident at her residence door: %+v", e)
+	}
+
+	// May share: Ann shares 4B with a guest, who gets a keycard.
+	var sr console.ShareResult
+	if err := r.client.Call(context.Background(), "share", console.Share{Host: "ann@example.com", Key: "Apt 4B",
+		Guest: "gus@example.com", Permanent: true}, &sr); err != nil {
+		t.Fatal(err)
+	}
+	r.do("keycard", console.KeycardRequest{Email: "gus@example.com", Card: guest, Active: true})
+	r.synced()
+	r.expect("apt-4b", guest, "allowed_as_guest")
+	e = r.activity("Gus at 4B, as Ann's guest", allowedEvent("apt-4b", "allowed_as_guest", "gus@example.com"))
+	if e.Host != "ann@example.com" {
+		t.Fatalf("guest event: %+v", e)
+	}
+
+	// Bad input changes nothing.
+	r.refused("invite", console.Invite{Email: "zed@example.com", Keys: []string{"Penthouse"}}, `key "Penthouse"`)
+	r.refused("invite", console.Invite{Email: "zed@example.com", Keys: []string{"Building"}, Expires: "2020-01-01T00:00:00Z"}, "in the past")
+	r.refused("import", console.Import{CSV: "email,keys\nzed@example.com,Building\nZED@example.com,Building\n"}, "line 3")
+	r.refused("keycard", console.KeycardRequest{Email: "zed@example.com", Card: "zz", Active: true}, "hex")
+
+	// Revoking: Ann and her guest are out; Ann is still listed with
+	// --show-expired and can be invited again.
+	r.do("revoke", console.EmailRequest{Email: "ann@example.com"})
+	r.synced()
+	r.expect("apt-4b", ann, "no_key_for_door")
+	if res := r.present("apt-4b", guest); res.Allowed {
+		t.Fatalf("the guest of a revoked host: %+v", res)
+	}
+	var people []console.PersonView
+	if err := r.client.Call(context.Background(), "people", console.PeopleRequest{ShowExpired: true}, &people); err != nil {
+		t.Fatal(err)
+	}
+	listed := false
+	for _, p := range people {
+		listed = listed || p.Email == "ann@example.com" && p.Status == "expired"
+	}
+	if !listed {
+		t.Fatalf("a revoked person not listed with --show-expired: %+v", people)
+	}
+	r.do("invite", console.Invite{Email: "ann@example.com", Keys: []string{"Building"}})
+	r.synced()
+	r.expect("lobby", ann, "allowed_by_grant")
+
+	// Keycard deactivation.
+	r.do("keycard", console.KeycardRequest{Email: "gus@example.com", Card: guest})
+	r.synced()
+	r.expect("lobby", guest, "credential_inactive")
+
+	// Deleting: Ann is gone; her past activity is still listed with her name.
+	r.do("delete", console.EmailRequest{Email: "ann@example.com"})
+	r.synced()
+	r.expect("lobby", ann, "unknown_credential")
+	r.activity("Ann's past activity after her deletion", allowedEvent("lobby", "allowed_by_grant", "ann@example.com"))
+	r.activity("the deleted card, unknown", func(e controlplane.ActivityView) bool {
+		return e.Door == "lobby" && e.Reason == "unknown_credential"
+	})
+}
+
+// TestSeedDoorcodesAndTours: a daily doorcode shown by the cloud opens the
+// door at the hub; a tour's code opens only allowlisted keys' doors.
+func TestSeedDoorcodesAndTours(t *testing.T) {
+	r := newSeedRig(t)
+	r.do("invite", console.Invite{Email: "cody@example.com", Name: "Cody", Method: "doorcode", Keys: []string{"Building"}})
+	var dc console.DoorcodeView
+	if err := r.client.Call(context.Background(), "doorcode", console.DoorcodeRequest{Email: "cody@example.com", Door: "Lobby"}, &dc); err != nil {
+		t.Fatal(err)
+	}
+	r.synced()
+	r.code("lobby", dc.Code, "allowed_by_grant")
+	r.activity("Cody's code at the lobby", allowedEvent("lobby", "allowed_by_grant", "cody@example.com"))
+
+	r.do("tour/allowlist", console.TourAllowlist{Integration: "Tour24", Key: "Building"})
+	r.refused("tour/create", console.TourCreate{Integration: "Tour24", Code: "123456", Keys: []string{"Apt 4B"},
+		Start: time.Now().UTC().Format(time.RFC3339), End: time.Now().Add(time.Hour).UTC().Format(time.RFC3339)}, "not allowlisted")
+	r.refused("tour/create", console.TourCreate{Integration: "Tour24", Code: "1234", Keys: []string{"Building"},
+		Start: time.Now().UTC().Format(time.RFC3339), End: time.Now().Add(time.Hour).UTC().Format(time.RFC3339)}, "length of 6")
+	r.do("tour/create", console.TourCreate{Integration: "Tour24", Code: "424242", Keys: []string{"Building"},
+		Start: time.Now().Add(-time.Minute).UTC().Format(time.RFC3339), End: time.Now().Add(time.Hour).UTC().Format(time.RFC3339)})
+	r.synced()
+	r.code("lobby", "424242", "allowed_tour")
+	r.code("apt-4b", "424242", "no_key_for_door")
+}
