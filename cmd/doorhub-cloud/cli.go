@@ -469,6 +469,7 @@ func (c *cli) unlockCmd() *cobra.Command {
 			return err
 		}}
 	cmd.Flags().StringVar(&r.Door, "door", "", "the door")
+	cmd.Flags().IntVar(&r.WaitSeconds, "wait", 10, "seconds to wait for the hub's reply")
 	required(cmd, "door")
 	return cmd
 }
