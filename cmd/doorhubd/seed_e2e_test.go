@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +17,7 @@ import (
 	"github.com/doorhub/doorhub/cloudlink/brokertest"
 	"github.com/doorhub/doorhub/cloudlink/console"
 	"github.com/doorhub/doorhub/cloudlink/controlplane"
+	"github.com/doorhub/doorhub/hub"
 	"github.com/doorhub/doorhub/hub/status"
 	"github.com/doorhub/doorhub/radio/link"
 	"github.com/doorhub/doorhub/radio/sim"
@@ -329,4 +332,89 @@ func TestSeedDoorcodesAndTours(t *testing.T) {
 	r.synced()
 	r.code("lobby", "424242", "allowed_tour")
 	r.code("apt-4b", "424242", "no_key_for_door")
+}
+
+// TestSeedEditImportSharingUnlock walks editing, CSV import and re-import,
+// managers' visibility, guest doorcodes, phones and remote unlock.
+func TestSeedEditImportSharingUnlock(t *testing.T) {
+	r := newSeedRig(t)
+	ctx := context.Background()
+
+	// CSV import, then the same file again: nothing new.
+	file := console.ImportTemplate() +
+		"ann@example.com,Ann,app,Building;Apt 4B,yes,yes,,\n" +
+		"mo@example.com,Mo,app,Apt 4B,yes,no,,\n"
+	var ir console.ImportResult
+	if err := r.client.Call(ctx, "import", console.Import{CSV: file}, &ir); err != nil || !ir.Changed {
+		t.Fatalf("import: %+v %v", ir, err)
+	}
+	v := r.cloud.Console.Store().Version()
+	if err := r.client.Call(ctx, "import", console.Import{CSV: file}, &ir); err != nil || ir.Changed || r.cloud.Console.Store().Version() != v {
+		t.Fatalf("re-import: %+v %v", ir, err)
+	}
+	const ann, mo = "a1a1a1a1", "b2b2b2b2"
+	r.do("keycard", console.KeycardRequest{Email: "ann@example.com", Card: ann, Active: true})
+	r.do("keycard", console.KeycardRequest{Email: "mo@example.com", Card: mo, Active: true})
+	r.synced()
+	r.expect("apt-4b", ann, "allowed_by_grant")
+	r.expect("apt-4b", mo, "allowed_by_grant")
+
+	// Editing: Ann's Building key removed (4B still opens the lobby), Mo's
+	// access to 4B ends in a few seconds, Mo no longer a resident.
+	r.do("access/edit", console.AccessEdit{Email: "ann@example.com", Key: "Building", Remove: true})
+	no := false
+	expires := time.Now().Add(2 * time.Second).Truncate(time.Second).Add(time.Second)
+	r.do("access/edit", console.AccessEdit{Email: "mo@example.com", Key: "Apt 4B", Resident: &no, Expires: expires.UTC().Format(time.RFC3339)})
+	r.synced()
+	r.expect("lobby", ann, "allowed_by_grant")
+	r.expect("apt-4b", mo, "allowed_by_grant")
+	e := r.activity("Mo at 4B as a non-resident, named", allowedEvent("apt-4b", "allowed_by_grant", "mo@example.com"))
+	if e.Visibility != "visible" {
+		t.Fatalf("a non-resident at a residence door: %+v", e)
+	}
+	time.Sleep(time.Until(expires) + 100*time.Millisecond)
+	r.expect("apt-4b", mo, "expired")
+
+	// A manager who is a resident is visible at every door.
+	r.do("invite", console.Invite{Email: "boss@example.com", Name: "Boss", Keys: []string{"Apt 4B"}, Resident: true, Manager: true})
+	r.do("keycard", console.KeycardRequest{Email: "boss@example.com", Card: "c3c3c3c3", Active: true})
+	r.synced()
+	r.expect("apt-4b", "c3c3c3c3", "allowed_by_grant")
+	r.activity("the manager at 4B, named", allowedEvent("apt-4b", "allowed_by_grant", "boss@example.com"))
+
+	// Guest doorcodes, only where the host may share.
+	var day, fifteen console.ShareResult
+	if err := r.client.Call(ctx, "share", console.Share{Host: "ann@example.com", Key: "Apt 4B", SingleDay: true}, &day); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.client.Call(ctx, "share", console.Share{Host: "ann@example.com", Key: "Apt 4B", FifteenMinute: true}, &fifteen); err != nil {
+		t.Fatal(err)
+	}
+	r.refused("share", console.Share{Host: "boss@example.com", Key: "Apt 4B", SingleDay: true}, "may not share")
+	r.do("share", console.Share{Host: "ann@example.com", Key: "Apt 4B", Service: "Dog walker", Permanent: true})
+	r.synced()
+	r.code("apt-4b", day.Code, "allowed_as_guest")
+	r.code("apt-4b", fifteen.Code, "allowed_as_guest")
+
+	// A phone registered to Ann opens the lobby.
+	pub, priv, _ := ed25519.GenerateKey(nil)
+	r.do("device/register", console.DeviceRegister{Email: "ann@example.com", PublicKey: base64.StdEncoding.EncodeToString(pub)})
+	r.synced()
+	lobby := r.locks["lobby"]
+	door, nonce, err := lobby.Challenge(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res := presentAt(t, lobby, sim.Credential{PublicKey: pub, Nonce: nonce, Signature: ed25519.Sign(priv, hub.MobileMessage(door, nonce))}); !res.Allowed {
+		t.Fatalf("Ann's phone: %+v", res)
+	}
+
+	// Remote unlock through the hub.
+	var u controlplane.UnlockResult
+	if err := r.client.Call(ctx, "unlock", controlplane.UnlockRequest{Door: "Lobby"}, &u); err != nil {
+		t.Fatal(err)
+	}
+	if len(u.Replies) != 1 || u.Replies[0].Status != "done" {
+		t.Fatalf("unlock: %+v", u)
+	}
 }
