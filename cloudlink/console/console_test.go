@@ -316,6 +316,11 @@ func TestKeycardPending(t *testing.T) {
 	if _, err := f.c.SetKeycard(KeycardRequest{Email: "other@example.com", Card: card, Active: true}); !errors.Is(err, ErrConflict) {
 		t.Fatalf("someone else's card: %v", err)
 	}
+	f.must(f.c.Invite(Invite{Email: "far@example.com", Keys: []string{"Building"}, OutsidePortfolio: true}))
+	if _, err := f.c.SetKeycard(KeycardRequest{Email: "far@example.com", Card: "0f0f0f0f", Active: true}); !errors.Is(err, ErrConflict) ||
+		!strings.Contains(err.Error(), "outside this portfolio") {
+		t.Fatalf("a person with access outside the portfolio: %v", err)
+	}
 	mails, _ := filepath.Glob(filepath.Join(f.outbox, "*keycard*.eml"))
 	if len(mails) != 2 {
 		t.Fatalf("%d keycard notifications, want 2", len(mails))

@@ -20,6 +20,9 @@ type Invite struct {
 	Expires  string   `json:"expires,omitempty"` // RFC 3339; open-ended when ""
 	// Manager: the person holds property-management permissions.
 	Manager bool `json:"manager,omitempty"`
+	// OutsidePortfolio: the person also has access at sites outside this
+	// portfolio, so only they may activate or deactivate their keycard.
+	OutsidePortfolio bool `json:"outside_portfolio,omitempty"`
 }
 
 // inviteOps checks an invitation against cat and returns its ops (none
@@ -128,6 +131,11 @@ func (c *Console) Invite(r Invite) (Result, error) {
 	b, err := c.commit(ops)
 	if err != nil {
 		return Result{}, err
+	}
+	if r.OutsidePortfolio {
+		if err := c.opts.Values.SetValue(outsideKey+p.ID, []byte("1")); err != nil {
+			return Result{}, err
+		}
 	}
 	if b == nil {
 		return c.result(nil, fmt.Sprintf("%s already has this access", p.Email)), nil
@@ -283,6 +291,10 @@ func (c *Console) SetKeycard(r KeycardRequest) (Result, error) {
 		if p, err = findPerson(cat, r.Email); err != nil {
 			return
 		}
+		if b, _ := c.opts.Values.Value(outsideKey + p.ID); len(b) > 0 {
+			err = conflictf("%s has access at sites outside this portfolio: they activate and deactivate their keycard themselves", p.Email)
+			return
+		}
 		old := cat.Keycard(card)
 		if old != nil && old.OwnerID != p.ID {
 			err = conflictf("this keycard belongs to someone else")
@@ -315,6 +327,10 @@ func (c *Console) SetKeycard(r KeycardRequest) (Result, error) {
 		fmt.Sprintf("Hello %s,\n\nYour property manager %s a keycard on your behalf.\n", p.Name, state))
 	return c.result(b, fmt.Sprintf("keycard %s for %s", state, p.Email)), nil
 }
+
+// outsideKey marks the people with access at sites outside this
+// portfolio.
+const outsideKey = "console/outside/"
 
 // cardKey records the version at which a keycard last changed, for
 // "pending" (its doors have not applied it while a hub's ack is older).

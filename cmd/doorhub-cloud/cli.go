@@ -223,6 +223,7 @@ func (c *cli) inviteCmd() *cobra.Command {
 	f.StringVar(&r.Start, "start", "", "start, RFC 3339 (default now)")
 	f.StringVar(&r.Expires, "expires", "", "expiry, RFC 3339 (default none)")
 	f.BoolVar(&r.Manager, "manager", false, "the person has property-management permissions")
+	f.BoolVar(&r.OutsidePortfolio, "outside-portfolio", false, "the person has access at sites outside this portfolio (they manage their keycard themselves)")
 	required(cmd, "email", "key")
 	return cmd
 }
