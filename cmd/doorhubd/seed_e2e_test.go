@@ -33,6 +33,26 @@ type seedRig struct {
 	client *controlplane.Client
 	hub    *daemonRig
 	locks  map[string]*sim.Lock // by door id
+	state  string
+	broker string
+}
+
+// restartCloud stops doorhub-cloud's server and starts it again on the
+// same state.
+func (r *seedRig) restartCloud() {
+	r.t.Helper()
+	if err := r.cloud.Close(); err != nil {
+		r.t.Fatal(err)
+	}
+	srv, err := controlplane.Open(controlplane.Options{StateDir: r.state, Broker: r.broker,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	r.cloud = srv
+	if r.client, err = controlplane.Dial(r.state); err != nil {
+		r.t.Fatal(err)
+	}
 }
 
 func newSeedRig(t *testing.T) *seedRig {
@@ -49,12 +69,12 @@ func newSeedRig(t *testing.T) *seedRig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = srv.Close() })
 	cl, err := controlplane.Dial(cloudState)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &seedRig{t: t, cloud: srv, client: cl, locks: map[string]*sim.Lock{}}
+	r := &seedRig{t: t, cloud: srv, client: cl, locks: map[string]*sim.Lock{}, state: cloudState, broker: broker.URL()}
+	t.Cleanup(func() { _ = r.cloud.Close() })
 
 	// Site setup, as a property manager does it.
 	r.do("site/create", console.SiteCreate{Name: "Elm Street", TimeZone: "America/New_York", DoorcodeLength: 6})
@@ -332,6 +352,31 @@ func TestSeedDoorcodesAndTours(t *testing.T) {
 	r.synced()
 	r.code("lobby", "424242", "allowed_tour")
 	r.code("apt-4b", "424242", "no_key_for_door")
+	r.activity("the tour at the lobby", func(e controlplane.ActivityView) bool { return e.Reason == "allowed_tour" })
+
+	// The cloud restarts: its activity is still there (once), and the
+	// next change still reaches the hub.
+	var before []controlplane.ActivityView
+	if err := r.client.Call(context.Background(), "activity", controlplane.ActivityRequest{}, &before); err != nil {
+		t.Fatal(err)
+	}
+	r.restartCloud()
+	var after []controlplane.ActivityView
+	if err := r.client.Call(context.Background(), "activity", controlplane.ActivityRequest{}, &after); err != nil {
+		t.Fatal(err)
+	}
+	ids := map[string]int{}
+	for _, e := range after {
+		ids[e.ID]++
+	}
+	for _, e := range before {
+		if ids[e.ID] != 1 {
+			t.Fatalf("event %s %d times after a restart of the cloud (before: %d events, after: %d)", e.ID, ids[e.ID], len(before), len(after))
+		}
+	}
+	r.do("access/edit", console.AccessEdit{Email: "cody@example.com", Key: "Building", Remove: true})
+	r.synced()
+	r.code("lobby", dc.Code, "unknown_credential") // no doorcode grant left: the code is no one's
 }
 
 // TestSeedEditImportSharingUnlock walks editing, CSV import and re-import,
