@@ -298,10 +298,15 @@ func (s *Server) publish(b *hub.Batch) {
 	}
 }
 
+// enqueue queues a publication without ever blocking an operation: when
+// the broker is away long enough to fill the queue, a publication is
+// dropped, and the hub catches up when it next asks (its "need" on
+// reconnecting, or the gap the next batch shows).
 func (s *Server) enqueue(fn func()) {
 	select {
 	case s.sendq <- fn:
-	case <-s.ctx.Done():
+	default:
+		s.log.Warn("publication queue full; a hub catches up when it asks")
 	}
 }
 

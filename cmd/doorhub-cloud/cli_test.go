@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/doorhub/doorhub/cloudlink/brokertest"
 	"github.com/doorhub/doorhub/cloudlink/controlplane"
@@ -154,5 +155,14 @@ func TestCommandLine(t *testing.T) {
 	}
 	if _, err := run(t, env, "unlock", "--door", "Front", "--wait", "1"); err == nil {
 		t.Fatal("an unlock without a connected hub succeeded")
+	}
+	// activity --follow polls until it is stopped.
+	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+	defer cancel()
+	var buf bytes.Buffer
+	root := newRoot(&buf, &buf, func(k string) string { return env[k] })
+	root.SetArgs([]string{"activity", "--follow", "--door", "front"})
+	if err := root.ExecuteContext(ctx); err != nil {
+		t.Fatalf("activity --follow: %v", err)
 	}
 }
