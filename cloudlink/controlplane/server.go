@@ -50,6 +50,10 @@ type Options struct {
 	Now func() time.Time
 	// ActivityPoll is how often activity received is stored (100 ms).
 	ActivityPoll time.Duration
+	// ResyncAfter is how long a hub may stay behind the site's version
+	// before it is asked to resync (30 s): a batch the server could not
+	// publish while the broker was away is then sent again.
+	ResyncAfter time.Duration
 }
 
 // Server is a running doorhub-cloud.
@@ -76,6 +80,9 @@ type hubState struct {
 	ID     string `json:"id"`
 	stored int    // events of the cloud hub's Order already stored
 	acked  uint64
+	// behindSince is when the hub's acknowledged version first lagged the
+	// site's; after ResyncAfter the hub is asked to resync.
+	behindSince time.Time
 }
 
 // ServerInfo is what server.json holds.
@@ -103,6 +110,9 @@ func Open(o Options) (*Server, error) {
 	}
 	if o.ActivityPoll <= 0 {
 		o.ActivityPoll = 100 * time.Millisecond
+	}
+	if o.ResyncAfter <= 0 {
+		o.ResyncAfter = 30 * time.Second
 	}
 	if err := os.MkdirAll(o.StateDir, 0o750); err != nil {
 		return nil, err
@@ -330,6 +340,7 @@ func (s *Server) collector() {
 		select {
 		case <-t.C:
 			s.storeActivity()
+			s.resyncLagging()
 		case <-s.ctx.Done():
 			return
 		}
@@ -369,6 +380,38 @@ func (s *Server) storeActivity() {
 			}
 			_ = s.store.SetValue(eventIDKey+ev.ID, []byte(key))
 		}
+	}
+}
+
+// resyncLagging asks each hub that stayed behind the site's version for
+// ResyncAfter to say what it misses.
+func (s *Server) resyncLagging() {
+	if s.cloud == nil {
+		return
+	}
+	now := time.Now()
+	version := s.store.Version()
+	s.mu.Lock()
+	var ask []string
+	for id, st := range s.hubs {
+		switch {
+		case st.acked >= version:
+			st.behindSince = time.Time{}
+		case st.behindSince.IsZero():
+			st.behindSince = now
+		case now.Sub(st.behindSince) >= s.opts.ResyncAfter:
+			st.behindSince = now
+			ask = append(ask, id)
+		}
+	}
+	s.mu.Unlock()
+	for _, id := range ask {
+		ch := s.cloud.Hub(id)
+		s.enqueue(func() {
+			if err := ch.SendBody(&cloudlink.Resync{Reason: "behind the site's version"}, cloudlink.SealOptions{}); err != nil {
+				s.log.Warn("resync not sent", slog.String("hub", id), slog.Any("err", err))
+			}
+		})
 	}
 }
 
