@@ -57,11 +57,36 @@ fuzz: ## Run each fuzz target for FUZZTIME and the model test with more sequence
 	RAPID_CHECKS=$(RAPID_CHECKS_FUZZ) $(GO) test -count=1 -run 'Model' ./hub/
 
 .PHONY: lint
-lint: ## gofmt check, go vet and the import rules of STYLE.md
+lint: ## gofmt check, go vet, the import rules of STYLE.md and the unit's sandbox score
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) test -count=1 -run 'TestImportRules' .
+	@$(MAKE) --no-print-directory lint-unit
+
+# The service's sandbox, scored as `systemd-analyze security` does (0 is
+# locked down, 10 is not sandboxed at all): at most UNIT_EXPOSURE_MAX.
+UNIT_EXPOSURE_MAX ?= 2.0
+
+.PHONY: lint-unit
+lint-unit: ## systemd-analyze security exposure of packaging/doorhub.service at most 2.0
+	@command -v systemd-analyze >/dev/null || { echo "systemd-analyze missing: apt-get install systemd"; exit 1; }
+	@out=$$(systemd-analyze security --offline=true --threshold=$$(awk 'BEGIN { printf "%d", $(UNIT_EXPOSURE_MAX) * 10 }') packaging/doorhub.service 2>&1); rc=$$?; \
+		echo "$$out" | tail -n 1; \
+		if [ $$rc -ne 0 ]; then echo "$$out" | grep '✗'; echo "exposure above $(UNIT_EXPOSURE_MAX)"; fi; exit $$rc
+
+# Debian packages: one per architecture, built by nfpm (a pinned Go tool).
+DEB_ARCHES ?= amd64 arm64 armhf
+DIST       ?= dist
+
+.PHONY: deb
+deb: ## Build dist/doorhub_VERSION_{amd64,arm64,armhf}.deb (nfpm; armhf is GOARM=6)
+	@rm -f $(DIST)/doorhub_*.deb
+	@for a in $(DEB_ARCHES); do GO=$(GO) sh packaging/build-deb.sh $$a $(DIST) || exit 1; done
+
+.PHONY: package-test
+package-test: deb ## lintian, install/upgrade/purge in a debootstrap root, arm builds under qemu (root)
+	bash packaging/test/package-test.sh $(DIST)
 
 .PHONY: clean
 clean: ## Remove build output
-	rm -rf $(BIN)
+	rm -rf $(BIN) $(DIST)
