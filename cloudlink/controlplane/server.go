@@ -176,6 +176,10 @@ func Open(o Options) (*Server, error) {
 	return s, nil
 }
 
+// Connected reports whether the server is connected to the broker and
+// subscribed to the hubs' uplink.
+func (s *Server) Connected() bool { return s.cloud != nil && s.cloud.Subscribed() }
+
 // Addr is the API's address.
 func (s *Server) Addr() string { return s.ln.Addr().String() }
 

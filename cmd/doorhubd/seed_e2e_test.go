@@ -35,6 +35,7 @@ type seedRig struct {
 	locks  map[string]*sim.Lock // by door id
 	state  string
 	broker string
+	mqtt   *brokertest.Broker
 }
 
 // restartCloud stops doorhub-cloud's server and starts it again on the
@@ -73,7 +74,7 @@ func newSeedRig(t *testing.T) *seedRig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &seedRig{t: t, cloud: srv, client: cl, locks: map[string]*sim.Lock{}, state: cloudState, broker: broker.URL()}
+	r := &seedRig{t: t, cloud: srv, client: cl, locks: map[string]*sim.Lock{}, state: cloudState, broker: broker.URL(), mqtt: broker}
 	t.Cleanup(func() { _ = r.cloud.Close() })
 
 	// Site setup, as a property manager does it.
@@ -462,4 +463,45 @@ func TestSeedEditImportSharingUnlock(t *testing.T) {
 	if len(u.Replies) != 1 || u.Replies[0].Status != "done" {
 		t.Fatalf("unlock: %+v", u)
 	}
+}
+
+// TestSeedThroughABrokerOutage: a revocation made while the broker is down
+// reaches the door when it is back, and what the door decided meanwhile
+// reaches the cloud's activity.
+func TestSeedThroughABrokerOutage(t *testing.T) {
+	r := newSeedRig(t)
+	const ann = "d4d4d4d4"
+	r.do("invite", console.Invite{Email: "ann@example.com", Name: "Ann", Keys: []string{"Building"}})
+	r.do("keycard", console.KeycardRequest{Email: "ann@example.com", Card: ann, Active: true})
+	r.synced()
+	r.expect("lobby", ann, "allowed_by_grant")
+
+	r.mqtt.Stop()
+	r.do("revoke", console.EmailRequest{Email: "ann@example.com"})
+	// The hub cannot know yet: it decides from what it holds.
+	r.expect("lobby", ann, "allowed_by_grant")
+	// The broker lost its sessions: as a broker that authenticates, it
+	// lets the cloud in first, so nothing the hub sends finds no
+	// subscriber.
+	r.mqtt.Admit(func(id string) bool { return strings.HasPrefix(id, "doorhub-cloud") })
+	if err := r.mqtt.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "the cloud back on the broker", 10*time.Second, r.cloud.Connected)
+	r.mqtt.Admit(nil)
+	r.synced()
+	r.expect("lobby", ann, "no_key_for_door")
+	waitUntil(t, "both allowed presentations in activity", 10*time.Second, func() bool {
+		var evs []controlplane.ActivityView
+		if err := r.client.Call(context.Background(), "activity", controlplane.ActivityRequest{Door: "lobby"}, &evs); err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, e := range evs {
+			if e.Email == "ann@example.com" && e.Reason == "allowed_by_grant" {
+				n++
+			}
+		}
+		return n == 2
+	})
 }
