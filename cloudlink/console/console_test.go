@@ -406,3 +406,17 @@ func TestImportBadLines(t *testing.T) {
 		t.Fatal("a refused import wrote mail")
 	}
 }
+
+func TestRerollChangesTheDailyCode(t *testing.T) {
+	f := newFixture(t)
+	f.must(f.c.Invite(Invite{Email: "cody@example.com", Method: "doorcode", Keys: []string{"Building"}}))
+	before, _ := f.c.Doorcode(DoorcodeRequest{Email: "cody@example.com", Door: "front"})
+	var id string
+	f.store.View(func(c *hub.Catalog) { id = c.PersonByEmail("cody@example.com").ID })
+	f.must(f.c.Reroll([]string{id, "p-gone"}))
+	after, _ := f.c.Doorcode(DoorcodeRequest{Email: "cody@example.com", Door: "front"})
+	if after.Code == before.Code {
+		t.Fatal("the code did not change")
+	}
+	wantReason(t, f.decideCode("front", after.Code, t0), hub.AllowedByGrant)
+}

@@ -386,3 +386,26 @@ func (c *Console) Doorcode(r DoorcodeRequest) (DoorcodeView, error) {
 	})
 	return v, err
 }
+
+// Reroll gives people new daily doorcodes by raising their re-roll
+// counters: the answer to a doorcode collision a hub reported. Unknown
+// ids are skipped (the person may have been deleted since).
+func (c *Console) Reroll(personIDs []string) (Result, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var ops []hub.Op
+	c.view(func(cat *hub.Catalog) {
+		for _, id := range personIDs {
+			if p := cat.Person(id); p != nil {
+				np := *p
+				np.Reroll++
+				ops = append(ops, hub.Op{Type: hub.OpPutPerson, Person: &np})
+			}
+		}
+	})
+	b, err := c.commit(ops)
+	if err != nil {
+		return Result{}, err
+	}
+	return c.result(b, fmt.Sprintf("%d person(s) given new daily doorcodes", len(ops))), nil
+}

@@ -363,6 +363,16 @@ func (s *Server) storeActivity() {
 	if s.cloud == nil {
 		return
 	}
+	// A doorcode collision is answered by re-rolling all but the first
+	// of the people whose codes collided (PRODUCT.md, daily doorcodes).
+	var reroll []string
+	defer func() {
+		if len(reroll) > 0 {
+			if _, err := s.Console.Reroll(reroll); err != nil {
+				s.log.Warn("doorcodes not re-rolled", slog.Any("err", err))
+			}
+		}
+	}()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for id, st := range s.hubs {
@@ -383,6 +393,9 @@ func (s *Server) storeActivity() {
 				return
 			}
 			_ = s.store.SetValue(eventIDKey+ev.ID, []byte(key))
+			if a := ev.Access; a != nil && a.Alarm == hub.AlarmDoorcodeCollide && len(a.Colliding) > 1 {
+				reroll = append(reroll, a.Colliding[1:]...)
+			}
 		}
 	}
 }
