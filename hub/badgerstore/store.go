@@ -87,7 +87,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		log = slog.Default()
 	}
 	log = log.With(slog.String("component", "badgerstore"))
-	if err := removeTornValueLogs(dir, log); err != nil {
+	if err := removeTornLogFiles(dir, log); err != nil {
 		return nil, err
 	}
 	db, err := badger.Open(opts.badger(dir, log))
@@ -107,30 +107,35 @@ func Open(dir string, opts Options) (*Store, error) {
 	return s, nil
 }
 
-// vlogHeaderSize is the size of the header Badger writes at the start of
-// every value log file, right after creating it.
-const vlogHeaderSize = 20
+// logHeaderSize is the size of the header Badger writes at the start of
+// every value log and memtable write-ahead file, right after creating it.
+const logHeaderSize = 20
 
-// removeTornValueLogs removes value log files shorter than their header. A
-// kill between Badger creating a value log file and writing its header
-// leaves such a file, and Badger v4 then refuses to open the database
-// ("Open existing file: ...: Create a new file"): it treats the empty
-// file as one to create and reports that as an error. The file holds no
-// value, so nothing refers to it; removing it is what Badger would do.
-func removeTornValueLogs(dir string, log *slog.Logger) error {
-	vlogs, err := filepath.Glob(filepath.Join(dir, "*.vlog"))
-	if err != nil {
-		return err
+// removeTornLogFiles removes value log (*.vlog) and memtable write-ahead
+// (*.mem) files shorter than their header. A kill between Badger creating
+// such a file and writing its header leaves one, and Badger v4 then
+// refuses to open the database ("...: Create a new file"): it takes the
+// empty file for one to create and reports that as an error. The file
+// holds nothing, so nothing refers to it; removing it is what Badger
+// would do.
+func removeTornLogFiles(dir string, log *slog.Logger) error {
+	var files []string
+	for _, pattern := range []string{"*.vlog", "*.mem"} {
+		m, err := filepath.Glob(filepath.Join(dir, pattern))
+		if err != nil {
+			return err
+		}
+		files = append(files, m...)
 	}
-	for _, p := range vlogs {
+	for _, p := range files {
 		fi, err := os.Stat(p)
-		if err != nil || fi.Size() >= vlogHeaderSize {
+		if err != nil || fi.Size() >= logHeaderSize {
 			continue
 		}
-		log.Warn("removing a value log file a crash left without its header", slog.String("file", p),
+		log.Warn("removing a log file a crash left without its header", slog.String("file", p),
 			slog.Int64("size", fi.Size()))
 		if err := os.Remove(p); err != nil {
-			return fmt.Errorf("badgerstore: remove torn value log: %w", err)
+			return fmt.Errorf("badgerstore: remove torn log file: %w", err)
 		}
 	}
 	return nil

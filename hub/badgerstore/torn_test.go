@@ -7,10 +7,10 @@ import (
 	"time"
 )
 
-// TestOpenAfterTornValueLog: a kill between Badger creating a value log
-// file and writing its header leaves an empty file; the store must still
-// open, with its data (the crash test once hit this at random).
-func TestOpenAfterTornValueLog(t *testing.T) {
+// TestOpenAfterTornLogFiles: a kill between Badger creating a value log or
+// memtable file and writing its header leaves an empty file; the store
+// must still open, with its data (the crash test hit both at random).
+func TestOpenAfterTornLogFiles(t *testing.T) {
 	dir := t.TempDir()
 	s, err := Open(dir, DefaultOptions())
 	if err != nil {
@@ -26,9 +26,11 @@ func TestOpenAfterTornValueLog(t *testing.T) {
 	if len(vlogs) == 0 {
 		t.Fatal("no value log file to follow")
 	}
-	torn := filepath.Join(dir, "000099.vlog")
-	if err := os.WriteFile(torn, nil, 0o644); err != nil {
-		t.Fatal(err)
+	torn := []string{filepath.Join(dir, "000099.vlog"), filepath.Join(dir, "00099.mem")}
+	for _, p := range torn {
+		if err := os.WriteFile(p, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	s, err = Open(dir, DefaultOptions())
 	if err != nil {
@@ -38,8 +40,10 @@ func TestOpenAfterTornValueLog(t *testing.T) {
 	if f, _ := s.LoadFloor(); !f.Equal(testFloor) {
 		t.Fatalf("floor %v, want %v", f, testFloor)
 	}
-	if _, err := os.Stat(torn); !os.IsNotExist(err) {
-		t.Fatalf("torn file still there: %v", err)
+	for _, p := range torn {
+		if _, err := os.Stat(p); !os.IsNotExist(err) {
+			t.Fatalf("torn file %s still there: %v", p, err)
+		}
 	}
 }
 
