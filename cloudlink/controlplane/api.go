@@ -31,6 +31,27 @@ func (e *APIError) Error() string { return e.Message }
 const maxBody = 8 << 20
 
 func handle[Req, Resp any](fn func(Req) (Resp, error)) http.HandlerFunc {
+	return handleReq(func(_ *http.Request, req Req) (Resp, error) { return fn(req) })
+}
+
+// onSite runs a request on the site it names (SiteHeader), or the only one.
+func onSite[Req, Resp any](s *Server, fn func(*site, Req) (Resp, error)) http.HandlerFunc {
+	return handleReq(func(hr *http.Request, req Req) (Resp, error) {
+		st, err := s.siteFor(hr)
+		if err != nil {
+			var zero Resp
+			return zero, err
+		}
+		return fn(st, req)
+	})
+}
+
+// op runs a console operation on the request's site.
+func op[Req, Resp any](s *Server, fn func(*console.Console, Req) (Resp, error)) http.HandlerFunc {
+	return onSite(s, func(st *site, req Req) (Resp, error) { return fn(st.console, req) })
+}
+
+func handleReq[Req, Resp any](fn func(*http.Request, Req) (Resp, error)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		var req Req
 		if r.Method != http.MethodPost {
@@ -43,7 +64,7 @@ func handle[Req, Resp any](fn func(Req) (Resp, error)) http.HandlerFunc {
 			writeErr(w, &APIError{Status: http.StatusBadRequest, Message: "request: " + err.Error()})
 			return
 		}
-		resp, err := fn(req)
+		resp, err := fn(r, req)
 		if err != nil {
 			writeErr(w, toAPIError(err))
 			return
@@ -77,37 +98,57 @@ func writeErr(w http.ResponseWriter, e *APIError) {
 }
 
 func (s *Server) routes() http.Handler {
+	type C = console.Console
 	mux := http.NewServeMux()
-	c := s.Console
-	mux.Handle("/api/v1/site/create", handle(c.CreateSite))
-	mux.Handle("/api/v1/site", handle(func(struct{}) (console.SiteView, error) { return c.Site() }))
-	mux.Handle("/api/v1/door/add", handle(c.AddDoor))
-	mux.Handle("/api/v1/key/create", handle(c.CreateKey))
-	mux.Handle("/api/v1/hub/add", handle(s.addHub))
-	mux.Handle("/api/v1/hubs", handle(s.listHubs))
-	mux.Handle("/api/v1/device/register", handle(c.RegisterDevice))
-	mux.Handle("/api/v1/invite", handle(c.Invite))
-	mux.Handle("/api/v1/access/edit", handle(c.EditAccess))
-	mux.Handle("/api/v1/revoke", handle(c.Revoke))
-	mux.Handle("/api/v1/delete", handle(c.Delete))
-	mux.Handle("/api/v1/people", handle(func(r console.PeopleRequest) ([]console.PersonView, error) {
-		return c.People(r, s.ackedVersion)
+	mux.Handle("/api/v1/site/create", handle(s.createSite))
+	mux.Handle("/api/v1/site", op(s, func(c *C, _ struct{}) (console.SiteView, error) { return c.Site() }))
+	mux.Handle("/api/v1/sites", handle(s.listSites))
+	mux.Handle("/api/v1/door/add", op(s, (*C).AddDoor))
+	mux.Handle("/api/v1/key/create", op(s, (*C).CreateKey))
+	mux.Handle("/api/v1/hub/add", onSite(s, s.addHub))
+	mux.Handle("/api/v1/hubs", onSite(s, s.listHubs))
+	mux.Handle("/api/v1/device/register", op(s, (*C).RegisterDevice))
+	mux.Handle("/api/v1/invite", op(s, (*C).Invite))
+	mux.Handle("/api/v1/access/edit", op(s, (*C).EditAccess))
+	mux.Handle("/api/v1/revoke", op(s, (*C).Revoke))
+	mux.Handle("/api/v1/delete", op(s, (*C).Delete))
+	mux.Handle("/api/v1/people", onSite(s, func(st *site, r console.PeopleRequest) ([]console.PersonView, error) {
+		return st.console.People(r, s.acked(st))
 	}))
-	mux.Handle("/api/v1/people/show", handle(func(r console.EmailRequest) (console.PersonView, error) {
-		return c.Person(r, s.ackedVersion)
+	mux.Handle("/api/v1/people/show", onSite(s, func(st *site, r console.EmailRequest) (console.PersonView, error) {
+		return st.console.Person(r, s.acked(st))
 	}))
-	mux.Handle("/api/v1/share", handle(c.Share))
-	mux.Handle("/api/v1/import", handle(c.Import))
-	mux.Handle("/api/v1/keycard", handle(c.SetKeycard))
-	mux.Handle("/api/v1/tour/allowlist", handle(c.AllowlistKey))
-	mux.Handle("/api/v1/tour/create", handle(c.CreateTour))
-	mux.Handle("/api/v1/doorcode", handle(c.Doorcode))
-	mux.Handle("/api/v1/report/assigned-access", handle(func(struct{}) ([]console.AssignedAccess, error) {
+	mux.Handle("/api/v1/share", op(s, (*C).Share))
+	mux.Handle("/api/v1/import", op(s, (*C).Import))
+	mux.Handle("/api/v1/keycard", op(s, (*C).SetKeycard))
+	mux.Handle("/api/v1/tour/allowlist", op(s, (*C).AllowlistKey))
+	mux.Handle("/api/v1/tour/create", op(s, (*C).CreateTour))
+	mux.Handle("/api/v1/doorcode", op(s, (*C).Doorcode))
+	mux.Handle("/api/v1/report/assigned-access", op(s, func(c *C, _ struct{}) ([]console.AssignedAccess, error) {
 		return c.ReportAssignedAccess()
 	}))
-	mux.Handle("/api/v1/unlock", handle(s.unlock))
-	mux.Handle("/api/v1/activity", handle(s.activity))
+	mux.Handle("/api/v1/unlock", onSite(s, s.unlock))
+	mux.Handle("/api/v1/activity", onSite(s, s.activity))
 	return s.auth(mux)
+}
+
+// acked is the site's lowest acknowledged version, for "pending".
+func (s *Server) acked(st *site) console.AckedVersion {
+	id := st.id()
+	return func() (uint64, bool) { return s.ackedVersion(id) }
+}
+
+func (s *Server) listSites(struct{}) ([]console.SiteView, error) {
+	s.mu.Lock()
+	sites := append([]*site(nil), s.sites...)
+	s.mu.Unlock()
+	out := []console.SiteView{}
+	for _, st := range sites {
+		if v, err := st.console.Site(); err == nil {
+			out = append(out, v)
+		}
+	}
+	return out, nil
 }
 
 func (s *Server) auth(next http.Handler) http.Handler {
@@ -136,7 +177,11 @@ type HubConfig struct {
 	Config    string `json:"config"` // YAML
 }
 
-func (s *Server) addHub(r HubAdd) (HubConfig, error) {
+func (s *Server) addHub(st *site, r HubAdd) (HubConfig, error) {
+	siteID := st.id()
+	if siteID == "" {
+		return HubConfig{}, console.ErrNoSite
+	}
 	id := strings.TrimSpace(r.ID)
 	if id == "" || strings.ContainsAny(id, "/+# ") || len(id) > hub.MaxIDLength {
 		return HubConfig{}, fmt.Errorf("%w: --id %q: a hub id of letters, digits, '-', '_' and '.'", console.ErrInvalid, r.ID)
@@ -169,12 +214,16 @@ func (s *Server) addHub(r HubAdd) (HubConfig, error) {
 		return HubConfig{}, err
 	}
 	s.mu.Lock()
+	if h := s.hubs[id]; h != nil && h.Site != siteID {
+		s.mu.Unlock()
+		return HubConfig{}, fmt.Errorf("%w: hub %q serves site %q", console.ErrConflict, id, h.Site)
+	}
 	if s.hubs[id] == nil {
-		if err := s.store.SetValue(hubKey+id, []byte(id)); err != nil {
+		if err := s.store.SetValue(hubKey+id, []byte(siteID)); err != nil {
 			s.mu.Unlock()
 			return HubConfig{}, err
 		}
-		s.hubs[id] = &hubState{ID: id}
+		s.hubs[id] = &hubState{ID: id, Site: siteID}
 	}
 	s.mu.Unlock()
 	s.attach(id)
@@ -185,17 +234,19 @@ func (s *Server) addHub(r HubAdd) (HubConfig, error) {
 // HubView is a hub as the server knows it.
 type HubView struct {
 	ID           string `json:"id"`
+	Site         string `json:"site"`
 	Acked        uint64 `json:"acked_version"`
 	Version      uint64 `json:"version"`
 	State        string `json:"state,omitempty"`
 	ClockTrusted bool   `json:"clock_trusted,omitempty"`
 }
 
-func (s *Server) listHubs(struct{}) ([]HubView, error) {
-	s.ackedVersion()
+func (s *Server) listHubs(st *site, _ struct{}) ([]HubView, error) {
+	siteID := st.id()
+	s.ackedVersion(siteID)
 	out := []HubView{}
-	for _, id := range s.hubIDs() {
-		v := HubView{ID: id, Version: s.store.Version()}
+	for _, id := range s.hubIDs(siteID) {
+		v := HubView{ID: id, Site: siteID, Version: st.store.Version()}
 		s.mu.Lock()
 		v.Acked = s.hubs[id].acked
 		s.mu.Unlock()
@@ -223,10 +274,11 @@ type UnlockResult struct {
 	Message string            `json:"message"`
 }
 
-func (s *Server) unlock(r UnlockRequest) (UnlockResult, error) {
+func (s *Server) unlock(st *site, r UnlockRequest) (UnlockResult, error) {
 	var door *hub.Door
 	var err error
-	s.store.View(func(cat *hub.Catalog) {
+	hubs := s.hubIDs(st.id())
+	st.store.View(func(cat *hub.Catalog) {
 		door = cat.Door(r.Door)
 		if door == nil {
 			for _, d := range cat.Doors() {
@@ -239,7 +291,7 @@ func (s *Server) unlock(r UnlockRequest) (UnlockResult, error) {
 	if door == nil {
 		return UnlockResult{}, fmt.Errorf("%w: door %q", console.ErrNotFound, r.Door)
 	}
-	if s.cloud == nil || len(s.hubIDs()) == 0 {
+	if s.cloud == nil || len(hubs) == 0 {
 		return UnlockResult{}, fmt.Errorf("%w: no hub is connected (hub add, --broker)", console.ErrConflict)
 	}
 	wait := time.Duration(r.WaitSeconds) * time.Second
@@ -247,7 +299,7 @@ func (s *Server) unlock(r UnlockRequest) (UnlockResult, error) {
 		wait = 10 * time.Second
 	}
 	out := UnlockResult{Door: door.ID, Replies: []cloudlink.Reply{}}
-	for _, id := range s.hubIDs() {
+	for _, id := range hubs {
 		ch := s.cloud.Hub(id)
 		cmd, uerr := ch.Unlock(door.ID, "doorhub-cloud", 0)
 		if uerr != nil {
@@ -313,8 +365,12 @@ type ActivityView struct {
 	Cursor     string    `json:"cursor"`
 }
 
-func (s *Server) activity(r ActivityRequest) ([]ActivityView, error) {
+func (s *Server) activity(st *site, r ActivityRequest) ([]ActivityView, error) {
 	s.storeActivity()
+	mine := map[string]bool{}
+	for _, id := range s.hubIDs(st.id()) {
+		mine[id] = true
+	}
 	vals, err := s.store.Values(activityKey)
 	if err != nil {
 		return nil, err
@@ -333,7 +389,7 @@ func (s *Server) activity(r ActivityRequest) ([]ActivityView, error) {
 			continue
 		}
 		ev := se.Event
-		if r.Door != "" && !strings.EqualFold(ev.Door, r.Door) {
+		if !mine[se.Hub] || r.Door != "" && !strings.EqualFold(ev.Door, r.Door) {
 			continue
 		}
 		v := ActivityView{ID: ev.ID, Hub: se.Hub, At: ev.At, Door: ev.Door, Kind: string(ev.Kind),
@@ -343,10 +399,10 @@ func (s *Server) activity(r ActivityRequest) ([]ActivityView, error) {
 			v.Allowed, v.Reason, v.Credential, v.Subject = &allowed, string(a.Reason), string(a.Credential), string(a.Subject)
 			v.Service, v.Tour = a.Service, a.TourID
 			if a.PersonID != "" {
-				v.Email, _ = s.Console.PersonName(a.PersonID)
+				v.Email, _ = st.console.PersonName(a.PersonID)
 			}
 			if a.HostID != "" {
-				v.Host, _ = s.Console.PersonName(a.HostID)
+				v.Host, _ = st.console.PersonName(a.HostID)
 			}
 		}
 		if ev.Remote != nil {

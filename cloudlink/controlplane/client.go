@@ -17,7 +17,10 @@ import (
 type Client struct {
 	Base  string
 	Token string
-	HTTP  *http.Client
+	// Site names the site requests are for ("" while the server holds
+	// one).
+	Site string
+	HTTP *http.Client
 }
 
 // ErrNotServing: the state directory has no running server.
@@ -55,6 +58,9 @@ func (c *Client) Call(ctx context.Context, path string, req, resp any) error {
 	}
 	hr.Header.Set("Authorization", "Bearer "+c.Token)
 	hr.Header.Set("Content-Type", "application/json")
+	if c.Site != "" {
+		hr.Header.Set(SiteHeader, c.Site)
+	}
 	res, err := c.HTTP.Do(hr)
 	if err != nil {
 		return fmt.Errorf("%w (%v)", ErrNotServing, err)

@@ -68,16 +68,20 @@ type Server struct {
 	ln      net.Listener
 	http    *http.Server
 
-	mu     sync.Mutex
-	hubs   map[string]*hubState
-	sendq  chan func()
-	ctx    context.Context
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	mu      sync.Mutex
+	primary *site
+	sites   []*site // the primary first
+	siteMu  sync.Mutex
+	hubs    map[string]*hubState
+	sendq   chan func()
+	ctx     context.Context
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
 }
 
 type hubState struct {
 	ID     string `json:"id"`
+	Site   string `json:"site"`
 	stored int    // events of the cloud hub's Order already stored
 	acked  uint64
 	// behindSince is when the hub's acknowledged version first lagged the
@@ -124,13 +128,9 @@ func Open(o Options) (*Server, error) {
 		return nil, err
 	}
 	s.pub = priv.Public().(ed25519.PublicKey)
-	bo := badgerstore.DefaultOptions()
-	bo.Logger = o.Logger
-	if s.store, err = badgerstore.Open(filepath.Join(o.StateDir, DBDir), bo); err != nil {
+	if err := s.openSites(); err != nil {
 		return nil, err
 	}
-	s.Console = console.New(console.Options{Store: s.store, Values: s.store, Outbox: filepath.Join(o.StateDir, OutboxDir), Now: o.Now})
-	s.Console.OnCommit = s.publish
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	if o.Broker != "" {
 		signer := cloudlink.NewSigner(priv)
@@ -141,7 +141,7 @@ func Open(o Options) (*Server, error) {
 			err = s.cloud.Open()
 		}
 		if err != nil {
-			_ = s.store.Close()
+			s.closeSites()
 			return nil, fmt.Errorf("broker %s: %w", o.Broker, err)
 		}
 	}
@@ -203,9 +203,7 @@ func (s *Server) closeLink() {
 	if s.cloud != nil {
 		s.cloud.Close()
 	}
-	if err := s.store.Close(); err != nil {
-		s.log.Warn("store close", slog.Any("err", err))
-	}
+	s.closeSites()
 }
 
 func loadOrCreateKey(path string) (ed25519.PrivateKey, error) {
@@ -245,9 +243,9 @@ func (s *Server) loadHubs() error {
 	if err != nil {
 		return err
 	}
-	for k := range vals {
+	for k, v := range vals {
 		id := strings.TrimPrefix(k, hubKey)
-		st := &hubState{ID: id}
+		st := &hubState{ID: id, Site: string(v)}
 		if b, _ := s.store.Value(ackKey + id); len(b) > 0 {
 			_ = json.Unmarshal(b, &st.acked)
 		}
@@ -259,15 +257,22 @@ func (s *Server) loadHubs() error {
 
 // attach brings the link's model of a hub to the site's set.
 func (s *Server) attach(id string) {
-	if s.cloud == nil || s.store.Version() == 0 {
+	s.mu.Lock()
+	var siteID string
+	if h := s.hubs[id]; h != nil {
+		siteID = h.Site
+	}
+	s.mu.Unlock()
+	st := s.siteByID(siteID)
+	if s.cloud == nil || st == nil || st.store.Version() == 0 {
 		return
 	}
 	ch := s.cloud.Hub(id)
-	if ch.Version() == s.store.Version() {
+	if ch.Version() == st.store.Version() {
 		return
 	}
-	snap := &hub.Snapshot{Version: s.store.Version()}
-	s.store.View(func(cat *hub.Catalog) {
+	snap := &hub.Snapshot{Version: st.store.Version()}
+	st.store.View(func(cat *hub.Catalog) {
 		snap.Site = cat.Site().ID
 		_ = cat.Records(func(op hub.Op) error { snap.Ops = append(snap.Ops, op); return nil })
 	})
@@ -283,8 +288,10 @@ func (s *Server) publish(b *hub.Batch) {
 	}
 	s.mu.Lock()
 	ids := make([]string, 0, len(s.hubs))
-	for id := range s.hubs {
-		ids = append(ids, id)
+	for id, h := range s.hubs {
+		if h.Site == b.Site {
+			ids = append(ids, id)
+		}
 	}
 	s.mu.Unlock()
 	for _, id := range ids {
@@ -365,11 +372,13 @@ func (s *Server) storeActivity() {
 	}
 	// A doorcode collision is answered by re-rolling all but the first
 	// of the people whose codes collided (PRODUCT.md, daily doorcodes).
-	var reroll []string
+	reroll := map[string][]string{} // by site
 	defer func() {
-		if len(reroll) > 0 {
-			if _, err := s.Console.Reroll(reroll); err != nil {
-				s.log.Warn("doorcodes not re-rolled", slog.Any("err", err))
+		for siteID, ids := range reroll {
+			if st := s.siteByID(siteID); st != nil {
+				if _, err := st.console.Reroll(ids); err != nil {
+					s.log.Warn("doorcodes not re-rolled", slog.Any("err", err))
+				}
 			}
 		}
 	}()
@@ -394,7 +403,7 @@ func (s *Server) storeActivity() {
 			}
 			_ = s.store.SetValue(eventIDKey+ev.ID, []byte(key))
 			if a := ev.Access; a != nil && a.Alarm == hub.AlarmDoorcodeCollide && len(a.Colliding) > 1 {
-				reroll = append(reroll, a.Colliding[1:]...)
+				reroll[st.Site] = append(reroll[st.Site], a.Colliding[1:]...)
 			}
 		}
 	}
@@ -407,10 +416,22 @@ func (s *Server) resyncLagging() {
 		return
 	}
 	now := time.Now()
-	version := s.store.Version()
+	versions := map[string]uint64{}
+	s.mu.Lock()
+	hubSites := map[string]string{}
+	for id, st := range s.hubs {
+		hubSites[id] = st.Site
+	}
+	s.mu.Unlock()
+	for _, siteID := range hubSites {
+		if st := s.siteByID(siteID); st != nil {
+			versions[siteID] = st.store.Version()
+		}
+	}
 	s.mu.Lock()
 	var ask []string
 	for id, st := range s.hubs {
+		version := versions[st.Site]
 		switch {
 		case st.acked >= version:
 			st.behindSince = time.Time{}
@@ -433,14 +454,15 @@ func (s *Server) resyncLagging() {
 }
 
 // ackedVersion is the lowest version every hub acknowledged.
-func (s *Server) ackedVersion() (uint64, bool) {
+func (s *Server) ackedVersion(siteID string) (uint64, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.hubs) == 0 {
-		return 0, false
-	}
-	min := ^uint64(0)
+	min, any := ^uint64(0), false
 	for _, st := range s.hubs {
+		if st.Site != siteID {
+			continue
+		}
+		any = true
 		if s.cloud != nil {
 			v := s.cloud.Hub(st.ID).View()
 			if a := v.LastAck(); a.Rejected == nil && a.Version > st.acked {
@@ -451,16 +473,21 @@ func (s *Server) ackedVersion() (uint64, bool) {
 			min = st.acked
 		}
 	}
+	if !any {
+		return 0, false
+	}
 	return min, true
 }
 
-// hubIDs lists the hubs.
-func (s *Server) hubIDs() []string {
+// hubIDs lists the hubs of a site.
+func (s *Server) hubIDs(siteID string) []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	ids := make([]string, 0, len(s.hubs))
-	for id := range s.hubs {
-		ids = append(ids, id)
+	for id, h := range s.hubs {
+		if h.Site == siteID {
+			ids = append(ids, id)
+		}
 	}
 	sort.Strings(ids)
 	return ids

@@ -95,3 +95,70 @@ func TestServerKeepsStateAndAnswersErrors(t *testing.T) {
 		t.Fatalf("hubs after restart %+v, %v", hubs, err)
 	}
 }
+
+// TestSeveralSites: a second site gets a database of its own; requests
+// name their site once there are several; hubs belong to one site; all
+// of it survives a restart.
+func TestSeveralSites(t *testing.T) {
+	b, err := brokertest.Start("127.0.0.1:0", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Stop()
+	dir := t.TempDir()
+	s, err := Open(Options{StateDir: dir, Broker: b.URL(), Logger: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	c, _ := Dial(dir)
+	for _, name := range []string{"Elm", "Oak"} {
+		if err := c.Call(ctx, "site/create", console.SiteCreate{Name: name, TimeZone: "UTC", DoorcodeLength: 6}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.Call(ctx, "site/create", console.SiteCreate{Name: "oak", TimeZone: "UTC"}, nil); err == nil {
+		t.Fatal("a second site named oak")
+	}
+	var ae *APIError
+	if err := c.Call(ctx, "door/add", console.DoorAdd{Name: "Front", Type: "entrance"}, nil); !errors.As(err, &ae) ||
+		!strings.Contains(ae.Message, "name one with --site") {
+		t.Fatalf("a request without a site: %v", err)
+	}
+	for _, site := range []string{"elm", "oak"} {
+		c.Site = site
+		if err := c.Call(ctx, "door/add", console.DoorAdd{Name: "Front " + site, Type: "entrance"}, nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Call(ctx, "hub/add", HubAdd{ID: "hub-" + site}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.Site = "oak"
+	if err := c.Call(ctx, "hub/add", HubAdd{ID: "hub-elm"}, nil); !errors.As(err, &ae) || ae.Status != http.StatusConflict {
+		t.Fatalf("a hub of another site: %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s, err = Open(Options{StateDir: dir, Broker: b.URL(), Logger: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	c, _ = Dial(dir)
+	var sites []console.SiteView
+	if err := c.Call(ctx, "sites", struct{}{}, &sites); err != nil || len(sites) != 2 {
+		t.Fatalf("sites after a restart: %+v %v", sites, err)
+	}
+	c.Site = "oak"
+	var hubs []HubView
+	if err := c.Call(ctx, "hubs", struct{}{}, &hubs); err != nil || len(hubs) != 1 || hubs[0].ID != "hub-oak" || hubs[0].Version != 2 {
+		t.Fatalf("oak's hubs: %+v %v", hubs, err)
+	}
+	var dc console.DoorcodeView
+	if err := c.Call(ctx, "doorcode", console.DoorcodeRequest{Email: "x@example.com", Door: "front-elm"}, &dc); !errors.As(err, &ae) || ae.Status != http.StatusNotFound {
+		t.Fatalf("elm's door asked of oak: %v", err)
+	}
+}

@@ -26,6 +26,7 @@ type cli struct {
 	out, errOut io.Writer
 	getenv      func(string) string
 	state       string
+	site        string
 	json        bool
 }
 
@@ -42,6 +43,7 @@ func newRoot(stdout, stderr io.Writer, getenv func(string) string) *cobra.Comman
 	root.SetErr(stderr)
 	root.PersistentFlags().StringVar(&c.state, "state", "", "state directory of the server (default $"+controlplane.EnvState+")")
 	root.PersistentFlags().BoolVar(&c.json, "json", false, "print JSON")
+	root.PersistentFlags().StringVar(&c.site, "site", "", "the site (needed when the server holds several)")
 	root.AddCommand(c.serveCmd(), c.siteCmd(), c.doorCmd(), c.keyCmd(), c.hubCmd(), c.deviceCmd(),
 		c.inviteCmd(), c.accessCmd(), c.revokeCmd(), c.deleteCmd(), c.peopleCmd(), c.shareCmd(),
 		c.importCmd(), c.keycardCmd(), c.tourCmd(), c.unlockCmd(), c.doorcodeCmd(), c.reportCmd(),
@@ -63,6 +65,7 @@ func call[Resp any](c *cli, cmd *cobra.Command, path string, req any, show func(
 	if err != nil {
 		return err
 	}
+	cl.Site = c.site
 	ctx, cancel := context.WithTimeout(cmd.Context(), 60*time.Second)
 	defer cancel()
 	var resp Resp
@@ -132,7 +135,15 @@ func (c *cli) siteCmd() *cobra.Command {
 				fmt.Fprintf(w, "%s (%s): %s, doorcodes of %d digits, version %d\n", s.Name, s.ID, s.TimeZone, s.DoorcodeLength, s.Version)
 			})
 		}}
-	cmd.AddCommand(create, show)
+	list := &cobra.Command{Use: "list", Short: "List the sites this server holds", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return call(c, cmd, "sites", struct{}{}, func(w io.Writer, ss []console.SiteView) {
+				for _, s := range ss {
+					fmt.Fprintf(w, "%s\t%s\t%s\tversion %d\n", s.ID, s.Name, s.TimeZone, s.Version)
+				}
+			})
+		}}
+	cmd.AddCommand(create, show, list)
 	return cmd
 }
 
