@@ -5,9 +5,50 @@
 // its specification; the examples there are generated and checked by this
 // package's tests.
 //
-// The functions here are pure: they turn bytes into messages and messages
-// into bytes, and hold no connection. The MQTT client of the hub, its
-// outbox and the cloud's publisher build on them.
+// The message layer (topics, envelopes, Signer and Verifier, ReplayCache,
+// SnapshotAssembler, activity events) is pure: it turns bytes into
+// messages and messages into bytes and holds no connection. On it are
+// built the hub's Client and the cloud's side, Cloud; this is the only
+// package that imports paho.
+//
+// # The hub's client
+//
+// Client keeps one MQTT 3.1.1 connection (TLS with a CA and a client
+// certificate, or plain TCP), with a clean session off and a last will
+// (the offline status of the session). It connects again after any loss
+// with a capped, jittered backoff that starts over only after a connection
+// stayed up a while, so a broker that drops the session at once is not
+// hammered; every wait on a paho token is bounded. paho's handler only
+// hands a message to one goroutine that handles them in the order the
+// broker delivered them and acknowledges each (PUBACK) once handled: a
+// batch is on disk by then, and a message the hub never handled is
+// delivered again. That goroutine applies batches strictly in order
+// through hub.Store.Apply (a duplicate or an old batch is acknowledged
+// again with the version held, a gap is asked for and nothing past it is
+// applied), streams snapshot chunks through a SnapshotAssembler into
+// hub.Store.BeginSnapshot, answers resync, carries remote unlocks to an
+// Unlocker (a door's lock, beside the handling of other messages), trusts
+// signed time only in answer to a request of its own, and turns every
+// refusal into a log line, a counter and a folded security event.
+// Acks, needs, replies and reports wait in a bounded queue for the
+// connection, each keeping its message seq across retries.
+//
+// # Activity
+//
+// The outbox (hub.Outbox; hub/badgerstore's is durable) holds every
+// activity record from before anything calls it accepted until the broker
+// acknowledged the message that carried it; only then is it removed. The
+// client drains it in activity messages of up to 1000 events and 128 KiB,
+// several awaiting their PUBACK at once, within the connection's publish
+// rate (90 a second by default; AWS IoT Core allows 100). An event's id
+// is the stream and its seq, so one sent twice (after a timeout, a lost
+// connection or a crash) is dropped by the cloud: at least once, never
+// lost. When a long backlog waits as the link comes up, new records take a
+// live lane beside it: each lane sends in seq order, so each door's events
+// arrive in order within a lane, and the cloud orders a door's history by
+// seq; the live lane sends a message that is not full at most every
+// LiveInterval while the backlog drains, so most of the rate carries full
+// backlog messages.
 //
 // # Guarantees
 //

@@ -23,7 +23,6 @@ func (c *Client) downlinkLoop() {
 	for {
 		select {
 		case in := <-c.down:
-			c.downBytes.Add(-int64(len(in.payload)))
 			c.stats.received.Add(1)
 			c.handle(in.topic, in.payload)
 			in.ack()
