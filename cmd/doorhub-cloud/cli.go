@@ -17,6 +17,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/doorhub/doorhub/cloudlink/brokertest"
 	"github.com/doorhub/doorhub/cloudlink/console"
 	"github.com/doorhub/doorhub/cloudlink/controlplane"
 	"github.com/doorhub/doorhub/hub"
@@ -97,7 +98,7 @@ func required(cmd *cobra.Command, names ...string) {
 }
 
 func (c *cli) serveCmd() *cobra.Command {
-	var broker, listen string
+	var broker, listen, embedded string
 	cmd := &cobra.Command{
 		Use:   "serve --state DIR --broker URL --listen ADDR",
 		Short: "Hold the site's state, serve the API and talk to the hubs",
@@ -105,6 +106,18 @@ func (c *cli) serveCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			if embedded != "" {
+				if broker != "" {
+					return fmt.Errorf("--broker and --embedded-broker: choose one")
+				}
+				b, err := brokertest.Start(embedded, nil)
+				if err != nil {
+					return fmt.Errorf("--embedded-broker %s: %w", embedded, err)
+				}
+				defer b.Stop()
+				broker = b.URL()
+				fmt.Fprintf(c.out, "embedded MQTT broker on %s\n", broker)
+			}
 			s, err := controlplane.Open(controlplane.Options{StateDir: c.stateDir(), Broker: broker, Listen: listen,
 				Logger: slog.New(slog.NewTextHandler(c.errOut, nil))})
 			if err != nil {
@@ -117,6 +130,7 @@ func (c *cli) serveCmd() *cobra.Command {
 	}
 	cmd.Flags().StringVar(&broker, "broker", "", "MQTT broker URL (tcp://127.0.0.1:1883)")
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:8780", "API address (loopback)")
+	cmd.Flags().StringVar(&embedded, "embedded-broker", "", "run an MQTT broker in the process on this loopback address (demos)")
 	return cmd
 }
 

@@ -180,7 +180,9 @@ func applyEnv(cfg *Config, environ []string) error {
 	var errs []string
 	for _, kv := range environ {
 		name, value, ok := strings.Cut(kv, "=")
-		if !ok || !strings.HasPrefix(name, "DOORHUB_") || name == "DOORHUB_CONFIG" {
+		// DOORHUB_CLOUD_STATE is doorhub-cloud's (CONTRACTS.md), set in the
+		// same shells as a demo's doorhubd: not a setting of the hub.
+		if !ok || !strings.HasPrefix(name, "DOORHUB_") || name == "DOORHUB_CONFIG" || name == "DOORHUB_CLOUD_STATE" {
 			continue
 		}
 		f, known := fields[name]
