@@ -835,12 +835,12 @@ type Stats struct {
 }
 
 type stats struct {
-	connects, connectFailures, received, downlinkDropped          atomic.Uint64
-	batchesApplied, batchesRejected, duplicates, gaps             atomic.Uint64
-	snapshots, snapshotsFailed, securityEvents, unlocks           atomic.Uint64
-	publishes, eventsSent, eventsAcked, controlDropped, abandoned atomic.Uint64
-	mu                                                            sync.Mutex
-	refused                                                       map[string]uint64
+	connects, connectFailures, received, downlinkDropped atomic.Uint64
+	batchesApplied, batchesRejected, duplicates, gaps    atomic.Uint64
+	snapshots, snapshotsFailed, securityEvents, unlocks  atomic.Uint64
+	publishes, eventsSent, eventsAcked, controlDropped   atomic.Uint64
+	mu                                                   sync.Mutex
+	refused                                              map[string]uint64
 }
 
 // Stats returns the client's counters.

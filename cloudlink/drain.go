@@ -273,7 +273,10 @@ func (d *drainer) send(s *session, live bool, end uint64) (*flight, error) {
 	advance(last + 1)
 	f := &flight{from: recs[0].Seq, to: last, events: len(events), live: live, full: full}
 	if len(events) == 0 {
-		c.removed <- [2]uint64{f.from, f.to}
+		select {
+		case c.removed <- [2]uint64{f.from, f.to}:
+		case <-c.ctx.Done():
+		}
 		return nil, nil
 	}
 	seq, err := c.opts.Outbox.NextMessageSeq()
