@@ -284,6 +284,9 @@ func TestDoorcodeAndDevice(t *testing.T) {
 		t.Fatalf("doorcode = %+v, %v", v, err)
 	}
 	wantReason(t, f.decideCode("front", v.Code, t0), hub.AllowedByGrant)
+	if _, err := f.c.Doorcode(DoorcodeRequest{Email: "cody@example.com", Door: "apt-4b"}); !errors.Is(err, ErrConflict) {
+		t.Fatalf("a door the person has no doorcode for: %v", err)
+	}
 	pub, _, _ := ed25519.GenerateKey(nil)
 	f.must(f.c.RegisterDevice(DeviceRegister{Email: "cody@example.com", PublicKey: base64.StdEncoding.EncodeToString(pub)}))
 	p, _ := f.c.Person(EmailRequest{Email: "cody@example.com"}, nil)

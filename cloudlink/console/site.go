@@ -374,6 +374,15 @@ func (c *Console) Doorcode(r DoorcodeRequest) (DoorcodeView, error) {
 		if d, err = findDoor(cat, r.Door); err != nil {
 			return
 		}
+		holds := false
+		for _, g := range cat.GrantsOf(p.ID) {
+			k := cat.Key(g.KeyID)
+			holds = holds || g.Method == hub.MethodDoorcode && k.DoorcodesAllowed && k.HasDoor(d.ID)
+		}
+		if !holds {
+			err = conflictf("%s holds no doorcode access to door %q (invite --method doorcode with a key that has it)", p.Email, d.ID)
+			return
+		}
 		date := r.Date
 		if date == "" {
 			date, _, _ = hub.LocalDay(c.now(), cat.Location())

@@ -409,7 +409,7 @@ func TestSeedEditImportSharingUnlock(t *testing.T) {
 	// access to 4B ends in a few seconds, Mo no longer a resident.
 	r.do("access/edit", console.AccessEdit{Email: "ann@example.com", Key: "Building", Remove: true})
 	no := false
-	expires := time.Now().Add(2 * time.Second).Truncate(time.Second).Add(time.Second)
+	expires := time.Now().Add(3 * time.Second).Truncate(time.Second).Add(time.Second)
 	r.do("access/edit", console.AccessEdit{Email: "mo@example.com", Key: "Apt 4B", Resident: &no, Expires: expires.UTC().Format(time.RFC3339)})
 	r.synced()
 	r.expect("lobby", ann, "allowed_by_grant")
