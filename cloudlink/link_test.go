@@ -325,8 +325,8 @@ func TestLinkRefusals(t *testing.T) {
 			}
 			return n == 50
 		})
-		if got := len(v.Security) - sec; got < 2 || got > 4 {
-			t.Fatalf("a flood of 50 garbage messages made %d security events, want 2 to 4 (%+v)", got, v.Security[sec:])
+		if got := len(v.Security) - sec; got < 2 || got > 10 {
+			t.Fatalf("a flood of 50 garbage messages made %d security events, want a few (%+v)", got, v.Security[sec:])
 		}
 	})
 }
