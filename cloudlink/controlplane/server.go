@@ -106,6 +106,11 @@ func Open(o Options) (*Server, error) {
 	if o.Listen == "" {
 		o.Listen = "127.0.0.1:0"
 	}
+	if host, _, err := net.SplitHostPort(o.Listen); err != nil {
+		return nil, fmt.Errorf("--listen %q is not host:port", o.Listen)
+	} else if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return nil, fmt.Errorf("--listen %q: the API serves on loopback only (127.0.0.1:PORT)", o.Listen)
+	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}

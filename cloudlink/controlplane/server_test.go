@@ -28,6 +28,9 @@ func TestServerKeepsStateAndAnswersErrors(t *testing.T) {
 	}
 	defer b.Stop()
 	dir := t.TempDir()
+	if _, err := Open(Options{StateDir: dir, Listen: "0.0.0.0:0", Logger: quiet()}); err == nil || !strings.Contains(err.Error(), "loopback only") {
+		t.Fatalf("a non-loopback API: %v", err)
+	}
 	s, err := Open(Options{StateDir: dir, Broker: b.URL(), Logger: quiet()})
 	if err != nil {
 		t.Fatal(err)
