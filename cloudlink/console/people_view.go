@@ -30,14 +30,25 @@ type CredentialView struct {
 	Last4 string `json:"last4,omitempty"`
 }
 
+// GuestView is a key shared with a person by a host.
+type GuestView struct {
+	Key       string     `json:"key"`
+	Host      string     `json:"host"`
+	Permanent bool       `json:"permanent,omitempty"`
+	Start     time.Time  `json:"start,omitempty"`
+	Expires   *time.Time `json:"expires,omitempty"`
+}
+
 // PersonView is a person as the People page shows them.
 type PersonView struct {
-	Email       string           `json:"email"`
-	Name        string           `json:"name,omitempty"`
-	Manager     bool             `json:"manager,omitempty"`
-	Status      string           `json:"status"` // active or expired
-	Keys        []GrantView      `json:"keys"`
-	Guests      int              `json:"guests,omitempty"`
+	Email   string      `json:"email"`
+	Name    string      `json:"name,omitempty"`
+	Manager bool        `json:"manager,omitempty"`
+	Status  string      `json:"status"` // active or expired
+	Keys    []GrantView `json:"keys"`
+	Guests  int         `json:"guests,omitempty"`
+	// GuestOf lists the keys others shared with the person.
+	GuestOf     []GuestView      `json:"guest_of,omitempty"`
 	Credentials []CredentialView `json:"credentials,omitempty"`
 }
 
@@ -75,6 +86,11 @@ func (c *Console) personView(cat *hub.Catalog, p *hub.Person, now time.Time, ack
 		if g.Permanent || g.Expires == nil || now.Before(*g.Expires) {
 			v.Status = "active"
 		}
+		gv := GuestView{Key: cat.Key(g.KeyID).Name, Permanent: g.Permanent, Start: g.StartsAt, Expires: g.Expires}
+		if h := cat.Person(g.HostID); h != nil {
+			gv.Host = h.Email
+		}
+		v.GuestOf = append(v.GuestOf, gv)
 	}
 	v.Guests = len(cat.GuestGrantsHostedBy(p.ID))
 	doors := make([]string, 0, len(doorSet))

@@ -321,6 +321,14 @@ func showPerson(w io.Writer, p console.PersonView) {
 		fmt.Fprintf(tw, "  %s\t%s\t%s\t%v\t%v\t%s\t%s\n", k.Key, k.State, k.Method, k.Resident, k.MayShare, fmtTime(&start), fmtTime(k.Expires))
 	}
 	_ = tw.Flush()
+	for _, g := range p.GuestOf {
+		window := "permanent"
+		if !g.Permanent {
+			start := g.Start
+			window = fmtTime(&start) + " to " + fmtTime(g.Expires)
+		}
+		fmt.Fprintf(w, "  guest of %s on %s, %s\n", g.Host, g.Key, window)
+	}
 	for _, cr := range p.Credentials {
 		fmt.Fprintf(w, "  %s", cr.Kind)
 		if cr.Last4 != "" {

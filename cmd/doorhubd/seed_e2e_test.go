@@ -463,6 +463,22 @@ func TestSeedEditImportSharingUnlock(t *testing.T) {
 	if len(u.Replies) != 1 || u.Replies[0].Status != "done" {
 		t.Fatalf("unlock: %+v", u)
 	}
+
+	// Deleting a host removes the access of their permanent guests.
+	r.do("invite", console.Invite{Email: "pat@example.com", Name: "Pat", Keys: []string{"Building"}})
+	r.do("share", console.Share{Host: "ann@example.com", Key: "Apt 4B", Guest: "pat@example.com", Permanent: true})
+	r.do("keycard", console.KeycardRequest{Email: "pat@example.com", Card: "e5e5e5e5", Active: true})
+	var pat console.PersonView
+	if err := r.client.Call(ctx, "people/show", console.EmailRequest{Email: "pat@example.com"}, &pat); err != nil ||
+		len(pat.GuestOf) != 1 || pat.GuestOf[0].Host != "ann@example.com" || !pat.GuestOf[0].Permanent {
+		t.Fatalf("people show of a guest: %+v %v", pat, err)
+	}
+	r.synced()
+	r.expect("apt-4b", "e5e5e5e5", "allowed_as_guest")
+	r.do("delete", console.EmailRequest{Email: "ann@example.com"})
+	r.synced()
+	r.expect("apt-4b", "e5e5e5e5", "no_key_for_door")
+	r.expect("lobby", "e5e5e5e5", "allowed_by_grant") // Pat's own key stays
 }
 
 // TestSeedThroughABrokerOutage: a revocation made while the broker is down
