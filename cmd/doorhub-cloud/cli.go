@@ -580,6 +580,9 @@ func (c *cli) activityCmd() *cobra.Command {
 	var follow bool
 	cmd := &cobra.Command{Use: "activity [--door D] [--follow]", Short: "Activity at the doors", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if follow && c.json {
+				return fmt.Errorf("--follow prints lines; --json prints one answer: choose one")
+			}
 			for {
 				var last []controlplane.ActivityView
 				err := call(c, cmd, "activity", r, func(w io.Writer, evs []controlplane.ActivityView) {
@@ -588,9 +591,6 @@ func (c *cli) activityCmd() *cobra.Command {
 				})
 				if err != nil || !follow {
 					return err
-				}
-				if c.json {
-					return fmt.Errorf("--follow prints lines, not --json")
 				}
 				if len(last) > 0 {
 					r.After = last[len(last)-1].Cursor
