@@ -35,8 +35,10 @@ build-armv7: ## Cross-build for 32-bit ARM with GOARM=6 (runs on ARMv6 and ARMv7
 export GOOS GOARCH GOARM
 
 .PHONY: demo
-demo: ## See it run: a small building and the hub's decisions on it
+demo: ## See it run: a small building and the hub's decisions on it, then the seed's operations end to end
 	@DOORHUB_DEMO=1 $(GO) test -count=1 -run '^TestDemo$$' -v ./hub/ | grep -Ev '^(=== RUN|--- PASS|PASS|ok )'
+	@echo; echo "--- doorhub-cloud, a broker, doorhubd and simulated locks ---"
+	@DOORHUB_DEMO=1 $(GO) test -count=1 -run '^TestSeedDemo$$' -v ./cmd/doorhubd/ | grep -Ev '^(=== RUN|--- PASS|PASS|ok )'
 
 .PHONY: test
 test: ## Run every test with the race detector
