@@ -243,6 +243,9 @@ func TestSeedInviteKeycardsRevokeDelete(t *testing.T) {
 	start := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
 	r.do("invite", console.Invite{Email: "Ann@Example.com", Name: "Ann", Method: "app", Keys: []string{"Apt 4B"},
 		Resident: true, MayShare: true, Start: start})
+	if mails, _ := filepath.Glob(filepath.Join(r.state, controlplane.OutboxDir, "*ann-example.com-welcome.eml")); len(mails) != 1 {
+		t.Fatalf("welcome mails for an access starting in an hour: %v", mails)
+	}
 	r.do("keycard", console.KeycardRequest{Email: "ann@example.com", Card: ann, Active: true})
 	r.synced()
 	r.expect("lobby", ann, "not_started")
