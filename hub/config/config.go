@@ -172,22 +172,39 @@ func readFile(cfg *Config, path string) error {
 	return nil
 }
 
+// notSettings are DOORHUB_ variables of other tools under a section's
+// prefix: doorhub-cloud's state directory (CONTRACTS.md), set in the same
+// shells as a demo's doorhubd.
+var notSettings = map[string]bool{"DOORHUB_CLOUD_STATE": true}
+
 // applyEnv applies DOORHUB_<SECTION>_<FIELD> variables, e.g.
-// DOORHUB_RADIO_PORT=/dev/ttyUSB0, DOORHUB_HUB_ID=hub-1.
+// DOORHUB_RADIO_PORT=/dev/ttyUSB0, DOORHUB_HUB_ID=hub-1. A variable under a
+// section's prefix that names no setting is an error (a typo must not pass
+// silently); other DOORHUB_ variables (DOORHUB_CONFIG, test and CI
+// variables) belong to other tools and are left alone.
 func applyEnv(cfg *Config, environ []string) error {
 	fields := map[string]reflect.Value{}
 	collectFields(reflect.ValueOf(cfg).Elem(), "DOORHUB", fields)
+	var sections []string
+	t := reflect.TypeOf(*cfg)
+	for i := 0; i < t.NumField(); i++ {
+		if t.Field(i).Type.Kind() == reflect.Struct {
+			sections = append(sections, "DOORHUB_"+strings.ToUpper(t.Field(i).Tag.Get("yaml"))+"_")
+		}
+	}
 	var errs []string
 	for _, kv := range environ {
 		name, value, ok := strings.Cut(kv, "=")
-		// DOORHUB_CLOUD_STATE is doorhub-cloud's (CONTRACTS.md), set in the
-		// same shells as a demo's doorhubd: not a setting of the hub.
-		if !ok || !strings.HasPrefix(name, "DOORHUB_") || name == "DOORHUB_CONFIG" || name == "DOORHUB_CLOUD_STATE" {
+		if !ok || notSettings[name] {
 			continue
 		}
 		f, known := fields[name]
 		if !known {
-			errs = append(errs, fmt.Sprintf("%s: no such setting", name))
+			for _, prefix := range sections {
+				if strings.HasPrefix(name, prefix) {
+					errs = append(errs, fmt.Sprintf("%s: no such setting", name))
+				}
+			}
 			continue
 		}
 		if err := setValue(f, value); err != nil {

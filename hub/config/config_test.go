@@ -30,7 +30,8 @@ func TestLoadLayers(t *testing.T) {
 	p := write(t, dir, "doorhub.yaml", "hub_id: hub-1\nradio:\n  port: /dev/ttyUSB0\ncloud:\n  broker: tcp://127.0.0.1:1883\n  public_key: "+cloudKey+"\n")
 	write(t, dir, "conf.d/10-keypad.yaml", "keypad:\n  lockout_attempts: 7\n")
 	write(t, dir, "conf.d/20-time.yaml", "time:\n  untrusted_margin: 48h\n")
-	cfg, err := config.Load(p, []string{"DOORHUB_RADIO_BAUD=57600", "DOORHUB_LOG_LEVEL=debug", "PATH=/bin"})
+	cfg, err := config.Load(p, []string{"DOORHUB_RADIO_BAUD=57600", "DOORHUB_LOG_LEVEL=debug", "PATH=/bin",
+		"DOORHUB_CLOUD_STATE=/var/lib/doorhub-cloud", "DOORHUB_MOSQUITTO=127.0.0.1:1883", "DOORHUB_CONFIG=/x"})
 	if err != nil {
 		t.Fatal(err)
 	}
