@@ -69,9 +69,10 @@ cleanup() {
 	# A daemon left by a failed check, then the chroot's mounts.
 	[ -z "${daemon_pid:-}" ] || kill "$daemon_pid" 2>/dev/null || true
 	umount -l "$root/proc" 2>/dev/null || true
-	rm -rf "$work"
+	rm -rf --one-file-system "$work"
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
 
 step "lintian --pedantic"
 for deb in "$amd64" "$arm64" "$armhf"; do
@@ -92,8 +93,8 @@ if [ ! -s "$rootball" ]; then
 	debootstrap --variant=minbase --include="$include" "$suite" "$work/boot" "$mirror" >"$work/debootstrap.log" 2>&1 ||
 		{ tail -n 20 "$work/debootstrap.log"; exit 1; }
 	rm -rf "$work/boot/var/cache/apt/archives/"*.deb "$work/boot/var/lib/apt/lists/"*_Packages
-	tar -C "$work/boot" -czf "$rootball.tmp" .
-	mv "$rootball.tmp" "$rootball"
+	tar -C "$work/boot" -czf "$rootball.tmp.$$" .
+	mv "$rootball.tmp.$$" "$rootball"
 	rm -rf "$work/boot"
 	ok "debootstrap $suite into $rootball"
 fi
