@@ -241,6 +241,7 @@ type Client struct {
 	connChanged chan struct{} // closed and replaced when conn changes
 
 	// Downlink state, owned by the handler goroutine.
+	needMu      sync.Mutex // needSent: the connect loop and the downlink loop both ask
 	needSent    map[string]time.Time
 	chunkAt     time.Time
 	chunkMsgID  string

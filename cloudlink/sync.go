@@ -158,7 +158,9 @@ func (c *Client) ack(snapshotID string, rej *Rejection) {
 func (c *Client) queueNeed(reason string, snapshot, force bool) {
 	v := c.opts.Store.Version()
 	key := reason + "/" + strconv.FormatUint(v, 10) + "/" + strconv.FormatBool(snapshot)
+	c.needMu.Lock()
 	if last, ok := c.needSent[key]; ok && !force && time.Since(last) < c.opts.NeedInterval {
+		c.needMu.Unlock()
 		return
 	}
 	for k, at := range c.needSent {
@@ -167,6 +169,7 @@ func (c *Client) queueNeed(reason string, snapshot, force bool) {
 		}
 	}
 	c.needSent[key] = time.Now()
+	c.needMu.Unlock()
 	c.queue(&Need{Site: c.site(), FromVersion: v, Snapshot: snapshot || v == 0, Reason: reason})
 }
 
