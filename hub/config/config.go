@@ -29,6 +29,10 @@ import (
 // DefaultPath is where the package installs the config file.
 const DefaultPath = "/etc/doorhub/doorhub.yaml"
 
+// PlaceholderHubID is the hub_id of the config the package ships: enough
+// for an installer to pair and test doors, refused with a broker.
+const PlaceholderHubID = "new-hub"
+
 // ErrInvalid is wrapped by every validation error.
 var ErrInvalid = errors.New("invalid configuration")
 
@@ -291,6 +295,9 @@ func (c *Config) Validate() error {
 		}
 	}
 	if c.Cloud.Broker != "" {
+		if c.HubID == PlaceholderHubID {
+			bad("hub_id", "%q is the shipped placeholder: set the id the cloud gave this hub before connecting it (two hubs would share topics)", c.HubID)
+		}
 		u, err := url.Parse(c.Cloud.Broker)
 		switch {
 		case err != nil || u.Host == "":

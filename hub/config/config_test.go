@@ -90,6 +90,10 @@ func TestLoadRefuses(t *testing.T) {
 			}
 		})
 	}
+	placeholder := write(t, dir, "placeholder.yaml", "hub_id: new-hub\ncloud:\n  broker: tcp://127.0.0.1:1883\n  public_key: "+cloudKey+"\n")
+	if _, err := config.Load(placeholder, nil); !errors.Is(err, config.ErrInvalid) || !strings.Contains(err.Error(), "placeholder") {
+		t.Fatalf("placeholder hub id with a broker: %v", err)
+	}
 	if _, err := config.Load(filepath.Join(dir, "missing.yaml"), nil); err == nil || !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("missing file: %v", err)
 	}
