@@ -47,6 +47,8 @@ type Main struct {
 	Cloud  *cloudlink.Client
 	Radio  *Radio
 	Status *status.Server
+	// Recent keeps the recent activity for the status endpoint.
+	Recent *status.Recent
 
 	done   bool
 	closed bool

@@ -30,13 +30,16 @@ func (m *Main) openRadio() error {
 	if m.Activity == nil {
 		m.Activity = hub.NewActivityLog(nil)
 	}
+	if m.Recent == nil {
+		m.Recent = status.NewRecent(500)
+	}
 	port, err := serialport.Open(serialport.Config{Path: m.Config.Radio.Port, Baud: m.Config.Radio.Baud, Logger: m.Log})
 	if err != nil {
 		return fmt.Errorf("radio: %w", err)
 	}
 	locks, err := session.Open(session.Options{
 		Transport: port, Decider: m.Engine, Clock: m.Clock, Store: session.NewKVStore(m.Store),
-		Activity: activitySink{m.Activity}, Logger: m.Log,
+		Activity: activitySink{m.Activity, m.Recent}, Logger: m.Log,
 	})
 	if err != nil {
 		_ = port.Close(context.Background())
@@ -63,12 +66,18 @@ func (m *Main) closeRadio() error {
 
 // activitySink hands the sessions' decisions and lock reports to the
 // activity log.
-type activitySink struct{ log *hub.ActivityLog }
+type activitySink struct {
+	log    *hub.ActivityLog
+	recent *status.Recent
+}
 
 var _ session.Activity = activitySink{}
 
 func (a activitySink) Decision(ctx context.Context, d hub.Decision) error {
 	_, err := a.log.Decision(ctx, d)
+	if a.recent != nil {
+		a.recent.Add(hub.AccessActivity(d))
+	}
 	return err
 }
 
@@ -80,14 +89,16 @@ var doorEventKinds = map[lockmsg.DoorEventKind]hub.ActivityKind{
 
 func (a activitySink) LockEvent(ctx context.Context, e session.LockEvent) error {
 	if e.Offline != nil {
-		_, err := a.log.Decision(ctx, *e.Offline)
-		return err
+		return a.Decision(ctx, *e.Offline)
 	}
 	kind, ok := doorEventKinds[e.Event]
 	if !ok {
 		return fmt.Errorf("door event %s has no activity kind", e.Event)
 	}
 	_, err := a.log.DoorEvent(ctx, e.Door, kind, e.At, e.BatteryPercent)
+	if a.recent != nil {
+		a.recent.Add(hub.DoorActivity(e.Door, kind, e.At, e.BatteryPercent))
+	}
 	return err
 }
 

@@ -6,6 +6,9 @@
 //	GET  /readyz         200 when every check passes, else 503; ?verbose lists each (no token)
 //	POST /api/v1/pair    pair a lock: {"lock", "key", "door"} -> PairResult
 //	GET  /api/v1/doors   every door and its lock
+//	GET  /api/v1/status  hub, clock, store, cloud, outbox, radio (Report)
+//	GET  /api/v1/activity?after=ID&limit=N&wait=D  recent events, privacy rule applied
+//	POST /api/v1/explain {"door", "card"|"code"|"email", "at"} -> ExplainResult
 //
 // Everything under /api/ needs "Authorization: Bearer <token>", the token
 // being the content of the configured token file; without a token file the
@@ -90,7 +93,13 @@ type Options struct {
 	Checks map[string]func() error
 	Pairer Pairer
 	Doors  func() []Door
-	Logger *slog.Logger
+	// Report fills GET /api/v1/status.
+	Report func() Report
+	// Recent holds the recent activity.
+	Recent *Recent
+	// Explainer answers POST /api/v1/explain.
+	Explainer Explainer
+	Logger    *slog.Logger
 }
 
 // Server is the endpoint.
@@ -126,6 +135,9 @@ func Open(opts Options) (*Server, error) {
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.Handle("POST /api/v1/pair", s.auth(http.HandlerFunc(s.pair)))
 	mux.Handle("GET /api/v1/doors", s.auth(http.HandlerFunc(s.doors)))
+	mux.Handle("GET /api/v1/status", s.auth(http.HandlerFunc(s.status)))
+	mux.Handle("GET /api/v1/activity", s.auth(http.HandlerFunc(s.activity)))
+	mux.Handle("POST /api/v1/explain", s.auth(http.HandlerFunc(s.explain)))
 	mux.Handle("/api/", s.auth(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint")
 	})))
