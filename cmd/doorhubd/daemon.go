@@ -49,6 +49,8 @@ type Main struct {
 	Status *status.Server
 	// Recent keeps the recent activity for the status endpoint.
 	Recent *status.Recent
+	// Metrics is the Prometheus registry (made by metrics()).
+	Metrics *status.Metrics
 
 	done   bool
 	closed bool

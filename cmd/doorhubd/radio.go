@@ -38,7 +38,7 @@ func (m *Main) openRadio() error {
 		return fmt.Errorf("radio: %w", err)
 	}
 	locks, err := session.Open(session.Options{
-		Transport: port, Decider: m.Engine, Clock: m.Clock, Store: session.NewKVStore(m.Store),
+		Transport: port, Decider: timedDecider{m.Engine, m.metrics()}, Clock: m.Clock, Store: session.NewKVStore(m.Store),
 		Activity: activitySink{m.Activity, m.Recent}, Logger: m.Log,
 	})
 	if err != nil {

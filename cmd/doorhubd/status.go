@@ -22,7 +22,7 @@ func (m *Main) openStatus() error {
 		Checks: map[string]func() error{"store": func() error { return nil }, "radio": m.radioReady},
 		Pairer: pairer{m}, Doors: m.doors, Logger: m.Log,
 		Report: func() status.Report { return m.report(started) },
-		Recent: m.Recent, Explainer: explainer{m},
+		Recent: m.Recent, Explainer: explainer{m}, Metrics: m.metrics(),
 	})
 	if err != nil {
 		return err

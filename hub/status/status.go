@@ -8,6 +8,7 @@
 //	GET  /api/v1/doors   every door and its lock
 //	GET  /api/v1/status  hub, clock, store, cloud, outbox, radio (Report)
 //	GET  /api/v1/activity?after=ID&limit=N&wait=D  recent events, privacy rule applied
+//	GET  /metrics        Prometheus metrics (token)
 //	POST /api/v1/explain {"door", "card"|"code"|"email", "at"} -> ExplainResult
 //
 // Everything under /api/ needs "Authorization: Bearer <token>", the token
@@ -31,6 +32,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // Errors a Pairer returns for the endpoint to map to HTTP statuses.
@@ -99,7 +102,9 @@ type Options struct {
 	Recent *Recent
 	// Explainer answers POST /api/v1/explain.
 	Explainer Explainer
-	Logger    *slog.Logger
+	// Metrics is served at GET /metrics.
+	Metrics *Metrics
+	Logger  *slog.Logger
 }
 
 // Server is the endpoint.
@@ -138,6 +143,9 @@ func Open(opts Options) (*Server, error) {
 	mux.Handle("GET /api/v1/status", s.auth(http.HandlerFunc(s.status)))
 	mux.Handle("GET /api/v1/activity", s.auth(http.HandlerFunc(s.activity)))
 	mux.Handle("POST /api/v1/explain", s.auth(http.HandlerFunc(s.explain)))
+	if opts.Metrics != nil {
+		mux.Handle("GET /metrics", s.auth(promhttp.HandlerFor(opts.Metrics.Registry, promhttp.HandlerOpts{})))
+	}
 	mux.Handle("/api/", s.auth(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint")
 	})))
