@@ -149,6 +149,7 @@ func newRoot(stdout, stderr io.Writer, environ []string) *cobra.Command {
 		return tw.Flush()
 	}
 	root.AddCommand(pair, doors)
+	root.AddCommand(readCommands(stdout, &cfgPath, environ, client)...)
 	return root
 }
 

@@ -151,8 +151,9 @@ func (r *Recent) Add(a hub.Activity) {
 }
 
 // After returns up to limit events with ID > after (the newest ones when
-// more), and a channel closed when another event arrives.
-func (r *Recent) After(after uint64, limit int) ([]Event, <-chan struct{}) {
+// more), the ID of the newest event kept, and a channel closed when
+// another event arrives.
+func (r *Recent) After(after uint64, limit int) ([]Event, uint64, <-chan struct{}) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	out := []Event{}
@@ -161,10 +162,10 @@ func (r *Recent) After(after uint64, limit int) ([]Event, <-chan struct{}) {
 			out = append(out, e)
 		}
 	}
-	if limit > 0 && len(out) > limit {
+	if limit >= 0 && len(out) > limit {
 		out = out[len(out)-limit:]
 	}
-	return out, r.wake
+	return out, r.next - 1, r.wake
 }
 
 // ExplainRequest asks whether a credential would open a door at a time.
@@ -206,7 +207,8 @@ func (s *Server) status(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, s.opts.Report())
 }
 
-// activity serves ?after=ID&limit=N, and with ?wait=DURATION waits up to
+// activity serves ?after=ID&limit=N (default 100), and "last", the newest
+// event's ID, to follow from; with ?wait=DURATION waits up to
 // that long for an event after ID (for doorhub events --follow).
 func (s *Server) activity(w http.ResponseWriter, r *http.Request) {
 	if s.opts.Recent == nil {
@@ -236,19 +238,19 @@ func (s *Server) activity(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	events, wake := s.opts.Recent.After(after, limit)
+	events, last, wake := s.opts.Recent.After(after, limit)
 	if len(events) == 0 && wait > 0 {
 		t := time.NewTimer(wait)
 		defer t.Stop()
 		select {
 		case <-wake:
-			events, _ = s.opts.Recent.After(after, limit)
+			events, last, _ = s.opts.Recent.After(after, limit)
 		case <-t.C:
 		case <-r.Context().Done():
 			return
 		}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"events": events})
+	writeJSON(w, http.StatusOK, map[string]any{"events": events, "last": last})
 }
 
 func (s *Server) explain(w http.ResponseWriter, r *http.Request) {
