@@ -22,7 +22,7 @@ import (
 // each has --json.
 func readCommands(stdout io.Writer, cfgPath *string, environ []string, client func() (*apiClient, error)) []*cobra.Command {
 	return []*cobra.Command{statusCmd(stdout, client), eventsCmd(stdout, client), explainCmd(stdout, client),
-		configCmd(stdout, cfgPath, environ)}
+		configCmd(stdout, cfgPath, environ), diagCmd(stdout, cfgPath, environ, client)}
 }
 
 func statusCmd(stdout io.Writer, client func() (*apiClient, error)) *cobra.Command {

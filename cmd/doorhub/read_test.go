@@ -32,12 +32,12 @@ func serveAll(t *testing.T) (cfgPath string, rec *status.Recent, x *explainer) {
 	t.Helper()
 	dir := t.TempDir()
 	token := filepath.Join(dir, "token")
-	if err := os.WriteFile(token, []byte("tok\n"), 0o600); err != nil {
+	if err := os.WriteFile(token, []byte(diagToken+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	sock := filepath.Join(dir, "d.sock")
 	rec, x = status.NewRecent(100), &explainer{}
-	s, err := status.Open(status.Options{Socket: sock, TokenFile: token, Recent: rec, Explainer: x,
+	s, err := status.Open(status.Options{Socket: sock, TokenFile: token, Recent: rec, Explainer: x, Metrics: status.NewMetrics(),
 		Report: func() status.Report {
 			return status.Report{HubID: "hub-7", Version: "v9", Uptime: "1h0m0s",
 				Clock:    hub.ClockStatus{Now: time.Now(), Reason: "no NTP sync yet"},

@@ -22,7 +22,7 @@ func (m *Main) openStatus() error {
 		Checks: map[string]func() error{"store": func() error { return nil }, "radio": m.radioReady},
 		Pairer: pairer{m}, Doors: m.doors, Logger: m.Log,
 		Report: func() status.Report { return m.report(started) },
-		Recent: m.Recent, Explainer: explainer{m}, Metrics: m.metrics(),
+		Recent: m.Recent, Explainer: explainer{m}, Metrics: m.metrics(), Pprof: m.Config.Status.Pprof,
 	})
 	if err != nil {
 		return err
@@ -61,7 +61,7 @@ func (m *Main) report(started time.Time) status.Report {
 	if m.Activity != nil {
 		r.ActivityDropped = m.Activity.Dropped()
 	}
-	r.Cloud = status.CloudReport{Configured: m.Config.Cloud.Broker != "", Broker: redactURL(m.Config.Cloud.Broker), State: "off"}
+	r.Cloud = status.CloudReport{Configured: m.Config.Cloud.Broker != "", Broker: status.RedactURL(m.Config.Cloud.Broker), State: "off"}
 	if c := m.Cloud; c != nil {
 		st := c.Stats()
 		r.Cloud.Stats = st
@@ -106,18 +106,6 @@ func sat(n uint64) uint64 {
 		return 0
 	}
 	return n - 1
-}
-
-// redactURL drops a user and password from a broker URL.
-func redactURL(u string) string {
-	scheme, rest, ok := strings.Cut(u, "://")
-	if !ok {
-		return u
-	}
-	if at := strings.LastIndex(rest, "@"); at >= 0 {
-		rest = rest[at+1:]
-	}
-	return scheme + "://" + rest
 }
 
 // explainer answers explain requests with the engine, changing nothing.

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"io"
 	"net/http"
 	"strings"
@@ -57,5 +59,47 @@ func TestStatusActivityExplainMetrics(t *testing.T) {
 	}
 	if strings.Contains(string(b), radiotest.Card) {
 		t.Error("metrics show a card id")
+	}
+}
+
+// TestDiagBundleHoldsNoSecret collects a support bundle from a running
+// daemon, as doorhub diag does, and looks for every secret the config and
+// the store hold: the status token, the lock's pairing key, card ids.
+func TestDiagBundleHoldsNoSecret(t *testing.T) {
+	r := newDaemonRig(t, 1)
+	lobby := r.pair(t, 0, radiotest.Lobby)
+	for _, c := range []string{radiotest.Card, radiotest.InactiveCard, radiotest.UnknownCard} {
+		presentAt(t, lobby, sim.Credential{Card: radiotest.CardBytes(c)})
+	}
+	fetch := func(ctx context.Context, path string) ([]byte, error) {
+		req, _ := http.NewRequestWithContext(ctx, "GET", "http://"+r.m.Status.Addr()+path, nil)
+		req.Header.Set("Authorization", "Bearer "+r.token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return nil, err
+		}
+		defer resp.Body.Close()
+		return io.ReadAll(resp.Body)
+	}
+	var buf bytes.Buffer
+	files := status.Collect(context.Background(), fetch, nil, r.m.Config)
+	if err := status.WriteBundle(&buf, "d", files); err != nil {
+		t.Fatal(err)
+	}
+	all := ""
+	for _, f := range files {
+		if strings.HasSuffix(f.Name, ".error") {
+			t.Errorf("%s: %s", f.Name, f.Data)
+		}
+		all += string(f.Data)
+	}
+	if !strings.Contains(all, "allowed_by_grant") || !strings.Contains(all, lobby.ID().Hex()) {
+		t.Error("the bundle lacks the decisions or the lock")
+	}
+	secrets := []string{r.token, r.sim.Labels()[0].Key, radiotest.Card, radiotest.InactiveCard, radiotest.UnknownCard}
+	for _, s := range secrets {
+		if strings.Contains(all, s) || strings.Contains(strings.ToUpper(all), strings.ToUpper(s)) {
+			t.Errorf("the bundle holds the secret %q", s)
+		}
 	}
 }

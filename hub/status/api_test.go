@@ -128,3 +128,32 @@ func TestExplain(t *testing.T) {
 		t.Errorf("explain shows identity or the card, or lost the grant: %s", body)
 	}
 }
+
+func TestPprofOnItsOwnLoopbackListener(t *testing.T) {
+	if _, err := status.Open(status.Options{Listen: "127.0.0.1:0", Pprof: "0.0.0.0:0", Logger: slog.New(slog.DiscardHandler)}); err == nil {
+		t.Fatal("pprof on every interface was accepted")
+	}
+	s, err := status.Open(status.Options{Listen: "127.0.0.1:0", Pprof: "127.0.0.1:0", Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close(context.Background())
+	for addr, want := range map[string]int{s.PprofAddr(): 200, s.Addr(): 401} {
+		resp, err := http.Get("http://" + addr + "/debug/pprof/goroutine?debug=1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want && !(addr == s.Addr() && resp.StatusCode == 404) {
+			t.Errorf("%s: %d, want %d", addr, resp.StatusCode, want)
+		}
+	}
+}
+
+func TestRedactURL(t *testing.T) {
+	for in, want := range map[string]string{"tls://u:p@b:8883": "tls://REDACTED@b:8883", "tcp://b:1883/x@y": "tcp://b:1883/x@y", "": ""} {
+		if got := status.RedactURL(in); got != want {
+			t.Errorf("%q: %q, want %q", in, got, want)
+		}
+	}
+}

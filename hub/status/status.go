@@ -104,7 +104,10 @@ type Options struct {
 	Explainer Explainer
 	// Metrics is served at GET /metrics.
 	Metrics *Metrics
-	Logger  *slog.Logger
+	// Pprof is a loopback host:port for net/http/pprof on a listener of
+	// its own; "" is off.
+	Pprof  string
+	Logger *slog.Logger
 }
 
 // Server is the endpoint.
@@ -116,6 +119,9 @@ type Server struct {
 	lns   []net.Listener
 	addr  string
 	wg    sync.WaitGroup
+
+	pprof     *http.Server
+	pprofAddr string
 }
 
 // Open listens and serves until Close.
@@ -170,6 +176,12 @@ func Open(opts Options) (*Server, error) {
 		_ = os.Chmod(opts.Socket, 0o660)
 		s.lns = append(s.lns, ln)
 	}
+	if opts.Pprof != "" {
+		if err := s.openPprof(opts.Pprof); err != nil {
+			s.closeListeners()
+			return nil, err
+		}
+	}
 	for _, ln := range s.lns {
 		s.wg.Add(1)
 		go func() {
@@ -189,6 +201,9 @@ func (s *Server) Addr() string { return s.addr }
 // Close stops serving, waiting for requests in flight until ctx ends.
 func (s *Server) Close(ctx context.Context) error {
 	err := s.srv.Shutdown(ctx)
+	if s.pprof != nil {
+		_ = s.pprof.Close()
+	}
 	s.closeListeners()
 	s.wg.Wait()
 	if s.opts.Socket != "" {
