@@ -9,6 +9,7 @@
 //	GET  /api/v1/status  hub, clock, store, cloud, outbox, radio (Report)
 //	GET  /api/v1/activity?after=ID&limit=N&wait=D  recent events, privacy rule applied
 //	GET  /metrics        Prometheus metrics (token)
+//	GET  /               the status page for people, HTML (token, or HTTP Basic with the token as password)
 //	POST /api/v1/explain {"door", "card"|"code"|"email", "at"} -> ExplainResult
 //
 // Everything under /api/ needs "Authorization: Bearer <token>", the token
@@ -152,6 +153,7 @@ func Open(opts Options) (*Server, error) {
 	if opts.Metrics != nil {
 		mux.Handle("GET /metrics", s.auth(promhttp.HandlerFor(opts.Metrics.Registry, promhttp.HandlerOpts{})))
 	}
+	mux.Handle("GET /{$}", s.auth(http.HandlerFunc(s.page)))
 	mux.Handle("/api/", s.auth(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint")
 	})))
@@ -225,8 +227,13 @@ func (s *Server) auth(next http.Handler) http.Handler {
 			return
 		}
 		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok {
+			// A browser asks for a password: the token, any user name.
+			_, got, ok = r.BasicAuth()
+		}
 		if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(s.token)) != 1 {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="doorhub"`)
+			w.Header().Add("WWW-Authenticate", `Basic realm="doorhub (the password is the status token)", charset="UTF-8"`)
 			writeError(w, http.StatusUnauthorized, "a valid bearer token is required")
 			return
 		}
