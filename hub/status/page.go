@@ -28,7 +28,7 @@ func Attention(d Door, now time.Time) (rank int, why []string) {
 	case d.LastSeen.IsZero():
 		add(4, "lock never heard from")
 	case now.Sub(d.LastSeen) > OfflineAfter:
-		add(4, "offline since "+d.LastSeen.UTC().Format("2006-01-02 15:04 UTC"))
+		add(4, "offline for "+now.Sub(d.LastSeen).Round(time.Minute).String())
 	}
 	if !d.Known {
 		add(3, "not in the site model")

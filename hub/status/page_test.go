@@ -2,6 +2,7 @@ package status_test
 
 import (
 	"context"
+	"flag"
 	"io"
 	"log/slog"
 	"net/http"
@@ -73,7 +74,7 @@ func TestStatusPage(t *testing.T) {
 		t.Fatalf("page: %d %s", resp.StatusCode, page)
 	}
 	for _, want := range []string{"hub-page", `name="viewport"`, "no NTP sync yet", "answering on /dev/doorhub-radio",
-		"battery 7%", "offline since", "no lock paired", "2 door(s) need attention", "wrong_code", "visitor-1", "private"} {
+		"battery 7%", "offline for 1h0m0s", "no lock paired", "2 door(s) need attention", "wrong_code", "visitor-1", "private"} {
 		if !strings.Contains(page, want) {
 			t.Errorf("page lacks %q", want)
 		}
@@ -93,6 +94,8 @@ func TestStatusPage(t *testing.T) {
 	}
 }
 
+var screenshot = flag.String("screenshot", "", "also write a phone-sized screenshot of the page to this PNG (docs/status-page.png)")
+
 // TestStatusPageInChromium loads the page in a real headless Chromium
 // (Debian's chromium package), when installed.
 func TestStatusPageInChromium(t *testing.T) {
@@ -109,6 +112,14 @@ func TestStatusPageInChromium(t *testing.T) {
 		t.Fatalf("chromium: %v", err)
 	}
 	dom := string(out)
+	if *screenshot != "" {
+		abs, _ := filepath.Abs(*screenshot)
+		if out, err := exec.CommandContext(ctx, bin, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+			"--user-data-dir="+t.TempDir(), "--window-size=412,1000", "--screenshot="+abs,
+			"http://technician:page-tok@"+addr+"/").CombinedOutput(); err != nil {
+			t.Errorf("screenshot: %v %s", err, out)
+		}
+	}
 	for _, want := range []string{"hub-page", "c-gone", "battery 7%"} {
 		if !strings.Contains(dom, want) {
 			t.Errorf("the rendered page lacks %q", want)
