@@ -5,6 +5,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -13,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -35,7 +37,7 @@ func main() {
 func newRoot(stdout, stderr io.Writer, environ []string) *cobra.Command {
 	root := &cobra.Command{
 		Use:           "doorhub",
-		Short:         "Pair and check the locks of a doorhub hub",
+		Short:         "Check and pair a doorhub hub: status, doors, events, explain, pair, diag",
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Version:       hub.Version,
@@ -124,9 +126,18 @@ func newRoot(stdout, stderr io.Writer, environ []string) *cobra.Command {
 			return json.NewEncoder(stdout).Encode(out)
 		}
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "DOOR\tLOCK\tLAST SEEN\tBATTERY\tRSSI\tSTATE")
+		fmt.Fprintln(tw, "DOOR\tLOCK\tLAST SEEN\tBATTERY\tRSSI\tSTATE\tNEEDS")
 		const rssiUnknown = -128
+		// What needs attention first.
+		now := time.Now()
+		rank := func(d status.Door) int { r, _ := status.Attention(d, now); return r }
+		slices.SortStableFunc(out.Doors, func(a, b status.Door) int { return cmp.Compare(rank(b), rank(a)) })
 		for _, d := range out.Doors {
+			_, why := status.Attention(d, now)
+			needs := strings.Join(why, "; ")
+			if needs == "" {
+				needs = "-"
+			}
 			seen, battery, lk, rssi := "never", "?", d.Lock, "?"
 			if d.RSSI != rssiUnknown && d.RSSI != 0 {
 				rssi = fmt.Sprintf("%d dBm", d.RSSI)
@@ -144,7 +155,7 @@ func newRoot(stdout, stderr io.Writer, environ []string) *cobra.Command {
 			if !d.Known {
 				name += " (not in site)"
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", name, lk, seen, battery, rssi, d.DoorState)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", name, lk, seen, battery, rssi, d.DoorState, needs)
 		}
 		return tw.Flush()
 	}

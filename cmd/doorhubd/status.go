@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -19,7 +20,7 @@ func (m *Main) openStatus() error {
 	started := time.Now()
 	s, err := status.Open(status.Options{
 		Listen: m.Config.Status.Listen, Socket: m.Config.Status.Socket, TokenFile: m.Config.Status.TokenFile,
-		Checks: map[string]func() error{"store": func() error { return nil }, "radio": m.radioReady},
+		Checks: map[string]func() error{"store": func() error { return nil }, "radio": m.radioReady, "cloud": m.cloudReady},
 		Pairer: pairer{m}, Doors: m.doors, Logger: m.Log,
 		Report: func() status.Report { return m.report(started) },
 		Recent: m.Recent, Explainer: explainer{m}, Metrics: m.metrics(), Pprof: m.Config.Status.Pprof,
@@ -40,6 +41,19 @@ func (m *Main) closeStatus() error {
 	err := m.Status.Close(ctx)
 	m.Status = nil
 	return err
+}
+
+// cloudReady: the link is up, or no cloud is configured (installer mode).
+func (m *Main) cloudReady() error {
+	switch {
+	case m.Config.Cloud.Broker == "":
+		return nil
+	case m.Cloud == nil:
+		return errors.New("not open")
+	case !m.Cloud.Connected():
+		return errors.New("not connected to the broker")
+	}
+	return nil
 }
 
 // report gathers GET /api/v1/status from the daemon's parts.

@@ -157,3 +157,12 @@ func TestRedactURL(t *testing.T) {
 		}
 	}
 }
+
+func TestNonLoopbackNeedsAToken(t *testing.T) {
+	for _, addr := range []string{"0.0.0.0:0", ":0", "[::]:0"} {
+		if s, err := status.Open(status.Options{Listen: addr, Logger: slog.New(slog.DiscardHandler)}); err == nil {
+			_ = s.Close(context.Background())
+			t.Errorf("%s without a token was accepted", addr)
+		}
+	}
+}

@@ -24,8 +24,7 @@ import (
 // openPprof serves net/http/pprof on its own loopback listener (never on
 // the API's mux, never on http.DefaultServeMux).
 func (s *Server) openPprof(addr string) error {
-	host, _, err := net.SplitHostPort(addr)
-	if ip := net.ParseIP(host); err != nil || (host != "localhost" && (ip == nil || !ip.IsLoopback())) {
+	if !loopback(addr) {
 		return fmt.Errorf("status: pprof %q must be a loopback host:port", addr)
 	}
 	mux := http.NewServeMux()

@@ -131,6 +131,9 @@ func Open(opts Options) (*Server, error) {
 		opts.Logger = slog.Default()
 	}
 	s := &Server{opts: opts, log: opts.Logger.With(slog.String("component", "status"))}
+	if opts.Listen != "" && !loopback(opts.Listen) && opts.TokenFile == "" {
+		return nil, fmt.Errorf("status: %s is not a loopback address: it needs a token file", opts.Listen)
+	}
 	if opts.TokenFile != "" {
 		b, err := os.ReadFile(opts.TokenFile)
 		switch {
@@ -195,6 +198,19 @@ func Open(opts Options) (*Server, error) {
 	}
 	s.log.Info("status endpoint listening", slog.String("listen", s.addr), slog.String("socket", opts.Socket))
 	return s, nil
+}
+
+// loopback says whether a host:port names a loopback host only.
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // Addr returns the TCP address listened on ("" for none).
