@@ -1,0 +1,481 @@
+package hub
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"sort"
+	"time"
+)
+
+// A door's lock list is what the lock keeps so it can decide on its own
+// when the hub is unreachable (docs/door-lists.md). The hub computes the
+// desired list of every door from the credential set; delivery and
+// acknowledgement are tracked by DoorSync (pending.go).
+//
+// Entries carry their own validity windows, so a start date in the future
+// needs no second update. Only credentials a lock can check alone have
+// entries: keycards (card id) and phones (Ed25519 public key; the lock
+// verifies the signature over MobileMessage itself). Daily doorcodes, guest
+// codes and tours have none: a lock alone denies every doorcode.
+
+// EntryKind is the kind of credential a list entry names.
+type EntryKind uint8
+
+// Entry kinds, as encoded.
+const (
+	EntryKeycard EntryKind = 1 // ID is the card id (4–32 bytes)
+	EntryPhone   EntryKind = 2 // ID is an Ed25519 public key (32 bytes)
+)
+
+// Priority is the class a list entry is kept by when a door's list does
+// not fit its lock: lower keeps first.
+type Priority uint8
+
+// Priorities, from the first kept.
+const (
+	PriorityManager  Priority = 0 // the holder is a manager
+	PriorityResident Priority = 1 // a resident grant of a key with this door
+	PriorityStaff    Priority = 2 // any other grant of a key with this door
+	PriorityGuest    Priority = 3 // only guest grants admit at this door
+)
+
+// String names the priority for reports.
+func (p Priority) String() string {
+	switch p {
+	case PriorityManager:
+		return "manager"
+	case PriorityResident:
+		return "resident"
+	case PriorityStaff:
+		return "staff"
+	case PriorityGuest:
+		return "guest"
+	}
+	return fmt.Sprintf("priority(%d)", uint8(p))
+}
+
+// ListWindow is a half-open interval [Start, End) in Unix seconds; End 0
+// means open-ended. The hub rounds a record's start and expiry up to the
+// next whole second, so a lock whose clock counts whole seconds decides
+// exactly as the hub does.
+type ListWindow struct {
+	Start int64
+	End   int64
+}
+
+// Holds reports whether the window admits at Unix second t.
+func (w ListWindow) Holds(t int64) bool {
+	return t >= w.Start && (w.End == 0 || t < w.End)
+}
+
+// ListEntry is one credential in a lock's list with the windows in which
+// it opens the door: sorted, disjoint and not adjacent.
+type ListEntry struct {
+	Kind    EntryKind
+	ID      []byte
+	Windows []ListWindow
+
+	// Kept for ordering and reports only; not encoded.
+	Priority Priority `json:"-"`
+	PersonID string   `json:"-"`
+}
+
+// MaxListWindows bounds an entry's windows (the count is encoded in two
+// bytes).
+const MaxListWindows = 0xffff
+
+// AppendEncode appends the entry's encoding:
+//
+//	kind(1) | id length(1) | id | window count(2, big-endian) | windows
+//	window = start(8, big-endian int64 Unix seconds) | end(8; 0 = open-ended)
+//
+// The encoding is self-delimiting, so a list's encoding is its entries'
+// encodings one after the other, sorted by (kind, id).
+func (e *ListEntry) AppendEncode(dst []byte) []byte {
+	dst = append(dst, byte(e.Kind), byte(len(e.ID)))
+	dst = append(dst, e.ID...)
+	dst = binary.BigEndian.AppendUint16(dst, uint16(len(e.Windows)))
+	for _, w := range e.Windows {
+		dst = binary.BigEndian.AppendUint64(dst, uint64(w.Start))
+		dst = binary.BigEndian.AppendUint64(dst, uint64(w.End))
+	}
+	return dst
+}
+
+// EncodedLen is the length of the entry's encoding.
+func (e *ListEntry) EncodedLen() int { return 1 + 1 + len(e.ID) + 2 + 16*len(e.Windows) }
+
+// ErrListEncoding is returned by DecodeListEntry for bytes that are not one
+// well-formed entry.
+var ErrListEncoding = fmt.Errorf("hub: malformed lock list entry")
+
+// DecodeListEntry decodes one entry from the front of b and returns the
+// rest.
+func DecodeListEntry(b []byte) (ListEntry, []byte, error) {
+	var e ListEntry
+	if len(b) < 2 {
+		return e, b, fmt.Errorf("%w: short header", ErrListEncoding)
+	}
+	e.Kind = EntryKind(b[0])
+	n := int(b[1])
+	switch {
+	case e.Kind == EntryKeycard && (n < 4 || n > MaxCardIDBytes):
+		return e, b, fmt.Errorf("%w: card id of %d bytes", ErrListEncoding, n)
+	case e.Kind == EntryPhone && n != ed25519.PublicKeySize:
+		return e, b, fmt.Errorf("%w: public key of %d bytes", ErrListEncoding, n)
+	case e.Kind != EntryKeycard && e.Kind != EntryPhone:
+		return e, b, fmt.Errorf("%w: kind %d", ErrListEncoding, e.Kind)
+	}
+	b = b[2:]
+	if len(b) < n+2 {
+		return e, b, fmt.Errorf("%w: short id", ErrListEncoding)
+	}
+	e.ID = append([]byte(nil), b[:n]...)
+	count := int(binary.BigEndian.Uint16(b[n:]))
+	b = b[n+2:]
+	if len(b) < 16*count {
+		return e, b, fmt.Errorf("%w: short windows", ErrListEncoding)
+	}
+	e.Windows = make([]ListWindow, count)
+	for i := range e.Windows {
+		e.Windows[i] = ListWindow{
+			Start: int64(binary.BigEndian.Uint64(b[16*i:])),
+			End:   int64(binary.BigEndian.Uint64(b[16*i+8:])),
+		}
+	}
+	return e, b[16*count:], nil
+}
+
+// DoorList is the desired lock list of one door at one moment.
+type DoorList struct {
+	Door string
+	// Entries kept, sorted by (kind, id): the order they are encoded and
+	// digested in.
+	Entries []ListEntry
+	// Capacity is the lock's capacity in entries.
+	Capacity int
+	// Overflow says what did not fit.
+	Overflow ListOverflow
+	// Digest is SHA-256 over the encoded entries in order. A lock reports
+	// the digest of the list it holds; the hub compares.
+	Digest [sha256.Size]byte
+}
+
+// ListOverflow counts the credentials left out of a door's list for
+// capacity, by priority. Left lists them for reports (kind and holder;
+// never the card id or key).
+type ListOverflow struct {
+	Desired int // credentials that would have entries without a capacity
+	Kept    int
+	Left    [4]int // by Priority
+	// LeftOut names what was left out: person ids with the entry kind.
+	LeftOut []LeftOut
+}
+
+// LeftOut is one credential left out of a door's list for capacity.
+type LeftOut struct {
+	Kind     EntryKind
+	PersonID string
+	Priority Priority
+	// id is the credential, for tests in this package and Omitted.
+	id string
+}
+
+// Total is how many credentials were left out.
+func (o ListOverflow) Total() int { return o.Desired - o.Kept }
+
+// Omitted reports whether the credential was left out for capacity.
+func (l *DoorList) Omitted(kind EntryKind, id []byte) bool {
+	for _, o := range l.Overflow.LeftOut {
+		if o.Kind == kind && o.id == string(id) {
+			return true
+		}
+	}
+	return false
+}
+
+// Encode returns the list's encoding: its entries' encodings in order.
+func (l *DoorList) Encode() []byte {
+	n := 0
+	for i := range l.Entries {
+		n += l.Entries[i].EncodedLen()
+	}
+	b := make([]byte, 0, n)
+	for i := range l.Entries {
+		b = l.Entries[i].AppendEncode(b)
+	}
+	return b
+}
+
+// ListDigest is the digest of an encoded list.
+func ListDigest(encoded []byte) [sha256.Size]byte { return sha256.Sum256(encoded) }
+
+// DecodeList decodes an encoded list; entries must be in strictly
+// increasing (kind, id) order.
+func DecodeList(b []byte) ([]ListEntry, error) {
+	var out []ListEntry
+	for len(b) > 0 {
+		e, rest, err := DecodeListEntry(b)
+		if err != nil {
+			return nil, err
+		}
+		if n := len(out); n > 0 && compareEntry(&out[n-1], &e) >= 0 {
+			return nil, fmt.Errorf("%w: entries out of order", ErrListEncoding)
+		}
+		out = append(out, e)
+		b = rest
+	}
+	return out, nil
+}
+
+func compareEntry(a, b *ListEntry) int {
+	if a.Kind != b.Kind {
+		if a.Kind < b.Kind {
+			return -1
+		}
+		return 1
+	}
+	return bytes.Compare(a.ID, b.ID)
+}
+
+// DoorListOf computes the desired list of a door at now from the catalog.
+// Windows that ended by now are left out; a credential whose windows all
+// ended has no entry. When more credentials qualify than the door's lock
+// holds, they are kept by priority (managers, residents, staff, guests),
+// then by the soonest moment they admit (now for those valid now), then by
+// kind and id; the rest are counted in Overflow.
+func DoorListOf(c *Catalog, doorID string, now time.Time) (*DoorList, error) {
+	door := c.Door(doorID)
+	if door == nil {
+		return nil, notFound("door", doorID)
+	}
+	capacity := door.LockCapacity
+	if capacity == 0 {
+		capacity = DefaultLockCapacity
+	}
+	nowSec := ceilSeconds(now)
+	var all []ListEntry
+	for _, cardID := range mapKeys(c.keycards) {
+		k := c.keycards[cardID]
+		if !k.Active {
+			continue
+		}
+		ws, prio := admitWindows(c, k.owner, doorID, CredKeycard, nowSec)
+		if len(ws) == 0 {
+			continue
+		}
+		id, err := hex.DecodeString(cardID)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, ListEntry{Kind: EntryKeycard, ID: id, Windows: ws, Priority: prio, PersonID: k.OwnerID})
+	}
+	for _, devID := range mapKeys(c.devices) {
+		dev := c.devices[devID]
+		owner := c.people[dev.OwnerID]
+		if owner == nil {
+			continue
+		}
+		ws, prio := admitWindows(c, owner, doorID, CredMobile, nowSec)
+		if len(ws) == 0 {
+			continue
+		}
+		all = append(all, ListEntry{Kind: EntryPhone, ID: append([]byte(nil), dev.PublicKey...), Windows: ws, Priority: prio, PersonID: owner.ID})
+	}
+	l := &DoorList{Door: doorID, Capacity: capacity}
+	l.Overflow.Desired = len(all)
+	if len(all) > capacity {
+		sort.SliceStable(all, func(i, j int) bool {
+			a, b := &all[i], &all[j]
+			if a.Priority != b.Priority {
+				return a.Priority < b.Priority
+			}
+			if sa, sb := max(a.Windows[0].Start, nowSec), max(b.Windows[0].Start, nowSec); sa != sb {
+				return sa < sb
+			}
+			return compareEntry(a, b) < 0
+		})
+		for _, e := range all[capacity:] {
+			l.Overflow.Left[e.Priority]++
+			l.Overflow.LeftOut = append(l.Overflow.LeftOut, LeftOut{Kind: e.Kind, PersonID: e.PersonID, Priority: e.Priority, id: string(e.ID)})
+		}
+		all = all[:capacity]
+	}
+	sort.Slice(all, func(i, j int) bool { return compareEntry(&all[i], &all[j]) < 0 })
+	l.Entries = all
+	l.Overflow.Kept = len(all)
+	l.Digest = ListDigest(l.Encode())
+	return l, nil
+}
+
+// admitWindows is when a person's credential of kind opens the door, from
+// nowSec on, and the priority the entry is kept by. It is the union of the
+// windows of the person's grants of keys with the door that admit the kind,
+// and of their guest grants of such keys intersected with the host's
+// sharing grants (docs/access-rules.md steps 3 and 4, on a trusted clock).
+func admitWindows(c *Catalog, n *personNode, doorID string, kind CredentialKind, nowSec int64) ([]ListWindow, Priority) {
+	var ws []ListWindow
+	prio := PriorityGuest
+	own, resident := false, false
+	for _, g := range n.grants {
+		k := c.keys[g.KeyID]
+		if !k.opens(doorID) {
+			continue
+		}
+		own = true
+		resident = resident || g.Resident
+		if kind == CredMobile && g.Method != MethodApp {
+			continue
+		}
+		ws = append(ws, windowOf(g.StartsAt, g.Expires))
+	}
+	for _, id := range c.guestsByGuest[n.ID] {
+		gg := c.guestGrants[id]
+		k := c.keys[gg.KeyID]
+		if !k.opens(doorID) || !k.MayShareAllowed {
+			continue
+		}
+		host := c.people[gg.HostID]
+		if host == nil {
+			continue
+		}
+		guest := ListWindow{Start: minInt64, End: 0}
+		if !gg.Permanent {
+			guest = windowOf(gg.StartsAt, gg.Expires)
+		}
+		for _, hg := range host.grants {
+			if hg.KeyID != k.ID || !hg.MayShare {
+				continue
+			}
+			if w, ok := intersect(guest, windowOf(hg.StartsAt, hg.Expires)); ok {
+				ws = append(ws, w)
+			}
+		}
+	}
+	switch {
+	case n.Manager:
+		prio = PriorityManager
+	case resident:
+		prio = PriorityResident
+	case own:
+		prio = PriorityStaff
+	}
+	return mergeWindows(ws, nowSec), prio
+}
+
+const minInt64 = -1 << 63
+
+func windowOf(start time.Time, expires *time.Time) ListWindow {
+	w := ListWindow{Start: ceilSeconds(start)}
+	if expires != nil {
+		w.End = ceilSeconds(*expires)
+	}
+	return w
+}
+
+// ceilSeconds is t in Unix seconds, rounded up.
+func ceilSeconds(t time.Time) int64 {
+	s := t.Unix()
+	if t.Nanosecond() > 0 {
+		s++
+	}
+	return s
+}
+
+func endOf(w ListWindow) int64 {
+	if w.End == 0 {
+		return 1<<63 - 1
+	}
+	return w.End
+}
+
+func intersect(a, b ListWindow) (ListWindow, bool) {
+	w := ListWindow{Start: max(a.Start, b.Start)}
+	end := min(endOf(a), endOf(b))
+	if end != 1<<63-1 {
+		w.End = end
+	}
+	return w, end > w.Start
+}
+
+// mergeWindows sorts and merges windows, drops what ended by nowSec and
+// clips starts before nowSec to nowSec (the list says nothing about the
+// past).
+func mergeWindows(ws []ListWindow, nowSec int64) []ListWindow {
+	var live []ListWindow
+	for _, w := range ws {
+		if endOf(w) <= nowSec || endOf(w) <= w.Start {
+			continue
+		}
+		w.Start = max(w.Start, nowSec)
+		live = append(live, w)
+	}
+	if len(live) == 0 {
+		return nil
+	}
+	sort.Slice(live, func(i, j int) bool { return live[i].Start < live[j].Start })
+	out := live[:1]
+	for _, w := range live[1:] {
+		last := &out[len(out)-1]
+		if w.Start <= endOf(*last) {
+			if endOf(w) > endOf(*last) {
+				last.End = w.End
+			}
+			continue
+		}
+		out = append(out, w)
+	}
+	if len(out) > MaxListWindows {
+		out = out[:MaxListWindows] // narrows access only; never reached by a real site
+	}
+	return out
+}
+
+// LockDecide is the decision a lock makes alone from its list at Unix
+// second t, for a door it knows by id: a keycard or a phone in the list
+// within one of its windows is allowed; a phone's signature over
+// MobileMessage(doorID, nonce) must verify. Doorcodes have no entries and
+// are denied. It returns AllowedByGrant for every allow (the lock does not
+// know which record admits), or the reason for a denial.
+func LockDecide(entries []ListEntry, doorID string, p Presentation, t int64) Reason {
+	var e *ListEntry
+	switch p.Kind {
+	case CredKeycard:
+		id, err := hex.DecodeString(p.CardID)
+		if err != nil {
+			return UnknownCredential
+		}
+		e = findEntry(entries, EntryKeycard, id)
+	case CredMobile:
+		e = findEntry(entries, EntryPhone, p.PublicKey)
+		if e != nil && (len(p.Signature) != ed25519.SignatureSize ||
+			!ed25519.Verify(e.ID, MobileMessage(doorID, p.Nonce), p.Signature)) {
+			return SignatureInvalid
+		}
+	}
+	if e == nil {
+		return UnknownCredential
+	}
+	for _, w := range e.Windows {
+		if w.Holds(t) {
+			return AllowedByGrant
+		}
+	}
+	if len(e.Windows) > 0 && t < e.Windows[0].Start {
+		return NotStarted
+	}
+	return Expired
+}
+
+func findEntry(entries []ListEntry, kind EntryKind, id []byte) *ListEntry {
+	key := ListEntry{Kind: kind, ID: id}
+	i := sort.Search(len(entries), func(i int) bool { return compareEntry(&entries[i], &key) >= 0 })
+	if i < len(entries) && compareEntry(&entries[i], &key) == 0 {
+		return &entries[i]
+	}
+	return nil
+}
