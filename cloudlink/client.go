@@ -833,6 +833,9 @@ type Stats struct {
 	ControlDropped uint64            `json:"control_dropped"`
 	ControlQueued  int               `json:"control_queued"`
 	Connected      bool              `json:"connected"`
+	// LastReceived: when the last downlink message arrived (zero: none
+	// since start).
+	LastReceived time.Time `json:"last_received,omitzero"`
 }
 
 type stats struct {
@@ -840,6 +843,7 @@ type stats struct {
 	batchesApplied, batchesRejected, duplicates, gaps    atomic.Uint64
 	snapshots, snapshotsFailed, securityEvents, unlocks  atomic.Uint64
 	publishes, eventsSent, eventsAcked, controlDropped   atomic.Uint64
+	lastReceived                                         atomic.Int64 // unix ns
 	mu                                                   sync.Mutex
 	refused                                              map[string]uint64
 }
@@ -856,6 +860,9 @@ func (c *Client) Stats() Stats {
 		EventsSent: s.eventsSent.Load(), EventsAcked: s.eventsAcked.Load(),
 		ControlDropped: s.controlDropped.Load(), ControlQueued: c.ctrl.len(), Connected: c.Connected(),
 		Refused: map[string]uint64{},
+	}
+	if ns := s.lastReceived.Load(); ns != 0 {
+		out.LastReceived = time.Unix(0, ns)
 	}
 	s.mu.Lock()
 	for k, v := range s.refused {

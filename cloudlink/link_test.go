@@ -92,7 +92,8 @@ func TestLinkBatches(t *testing.T) {
 			t.Fatalf("ack of a refused batch %+v", v.LastAck())
 		}
 		storetest.RequireSameContent(t, before, storetest.ContentOf(t, r.store), "after a refused batch")
-		if st := r.client.Stats(); st.BatchesApplied != 8 || st.Duplicates < 2 || st.Gaps < 2 || st.BatchesRejected != 1 {
+		if st := r.client.Stats(); st.BatchesApplied != 8 || st.Duplicates < 2 || st.Gaps < 2 || st.BatchesRejected != 1 ||
+			st.LastReceived.IsZero() || time.Since(st.LastReceived) > time.Minute {
 			t.Fatalf("stats %+v", st)
 		}
 	})

@@ -24,6 +24,7 @@ func (c *Client) downlinkLoop() {
 		select {
 		case in := <-c.down:
 			c.stats.received.Add(1)
+			c.stats.lastReceived.Store(time.Now().UnixNano())
 			c.handle(in.topic, in.payload)
 			in.ack()
 		case <-tick.C:

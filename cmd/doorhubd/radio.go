@@ -158,6 +158,7 @@ func (m *Main) doors() []status.Door {
 		d.Lock, d.PairedAt, d.LastSeen = l.Lock, l.PairedAt, l.LastSeen
 		d.BatteryPercent, d.BatteryMillivolts, d.RSSI = l.BatteryPercent, l.BatteryMillivolts, l.RSSI
 		d.DoorState, d.Firmware, d.Queued, d.Forged, d.Replayed = l.DoorState, l.Firmware, l.Queued, l.Forged, l.Replayed
+		d.ListVersion, d.PendingEvents, d.ClockOffset = l.ListVersion, l.PendingEvents, l.ClockOffset
 	}
 	return out
 }

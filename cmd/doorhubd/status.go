@@ -78,7 +78,7 @@ func (m *Main) report(started time.Time) status.Report {
 	r.Cloud = status.CloudReport{Configured: m.Config.Cloud.Broker != "", Broker: status.RedactURL(m.Config.Cloud.Broker), State: "off"}
 	if c := m.Cloud; c != nil {
 		st := c.Stats()
-		r.Cloud.Stats = st
+		r.Cloud.Stats, r.Cloud.LastContact = st, st.LastReceived
 		r.Cloud.State = "disconnected"
 		if st.Connected {
 			r.Cloud.State = "connected"

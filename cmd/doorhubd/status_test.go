@@ -27,6 +27,16 @@ func TestStatusActivityExplainMetrics(t *testing.T) {
 		t.Errorf("status %d %+v", code, rep)
 	}
 
+	var doors struct{ Doors []status.Door }
+	if r.api(t, "GET", "/api/v1/doors", nil, &doors); len(doors.Doors) == 0 {
+		t.Fatal("no doors")
+	}
+	for _, d := range doors.Doors {
+		if d.Door == radiotest.Lobby && (!d.Online || d.Lock != lobby.ID().Hex()) {
+			t.Errorf("lobby %+v", d)
+		}
+	}
+
 	var act struct{ Events []status.Event }
 	waitUntil(t, "the decision in the activity", 2*time.Second, func() bool {
 		r.api(t, "GET", "/api/v1/activity", nil, &act)

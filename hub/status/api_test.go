@@ -166,3 +166,22 @@ func TestNonLoopbackNeedsAToken(t *testing.T) {
 		}
 	}
 }
+
+func TestDoorsSayOnlineAndAttention(t *testing.T) {
+	now := time.Now()
+	do := apiServer(t, status.Options{Doors: func() []status.Door {
+		return []status.Door{{Door: "lobby", Known: true, Lock: "01", LastSeen: now, BatteryPercent: 5},
+			{Door: "gym", Known: true, Lock: "02", LastSeen: now.Add(-time.Hour), BatteryPercent: 90}}
+	}})
+	code, body := do("GET", "/api/v1/doors", "")
+	var out struct{ Doors []status.Door }
+	if code != 200 || json.Unmarshal([]byte(body), &out) != nil || len(out.Doors) != 2 {
+		t.Fatalf("%d %s", code, body)
+	}
+	if d := out.Doors[0]; !d.Online || len(d.Attention) != 1 || d.Attention[0] != "battery 5%" {
+		t.Errorf("lobby %+v", d)
+	}
+	if d := out.Doors[1]; d.Online || len(d.Attention) != 1 || !strings.HasPrefix(d.Attention[0], "offline for") {
+		t.Errorf("gym %+v", d)
+	}
+}

@@ -79,8 +79,18 @@ type Door struct {
 	DoorState         string    `json:"door_state,omitempty"`
 	Firmware          string    `json:"firmware,omitempty"`
 	Queued            int       `json:"queued,omitempty"`
-	Forged            uint64    `json:"forged,omitempty"`
-	Replayed          uint64    `json:"replayed,omitempty"`
+	// Online: heard from within OfflineAfter (set by the endpoint).
+	Online bool `json:"online"`
+	// ListVersion: the version of the access list the lock holds (0 none);
+	// PendingEvents: the events the lock holds for the hub, as it last
+	// said; ClockOffset: hub time minus lock time, seconds.
+	ListVersion   uint32  `json:"list_version,omitempty"`
+	PendingEvents int     `json:"pending_events,omitempty"`
+	ClockOffset   float64 `json:"clock_offset_s,omitempty"`
+	// Attention lists what needs a technician (set by the endpoint).
+	Attention []string `json:"attention,omitempty"`
+	Forged    uint64   `json:"forged,omitempty"`
+	Replayed  uint64   `json:"replayed,omitempty"`
 }
 
 // Pairer pairs locks (the daemon's radio sessions).
@@ -316,6 +326,12 @@ func (s *Server) doors(w http.ResponseWriter, _ *http.Request) {
 	}
 	if doors == nil {
 		doors = []Door{}
+	}
+	now := time.Now()
+	for i := range doors {
+		d := &doors[i]
+		_, d.Attention = Attention(*d, now)
+		d.Online = d.Lock != "" && !d.LastSeen.IsZero() && now.Sub(d.LastSeen) <= OfflineAfter
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"doors": doors})
 }
