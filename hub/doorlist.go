@@ -402,16 +402,15 @@ func intersect(a, b ListWindow) (ListWindow, bool) {
 	return w, end > w.Start
 }
 
-// mergeWindows sorts and merges windows, drops what ended by nowSec and
-// clips starts before nowSec to nowSec (the list says nothing about the
-// past).
+// mergeWindows sorts and merges windows and drops what ended by nowSec.
+// Starts are kept as they are, not clipped to nowSec: the list of an
+// unchanged set then stays the same as time passes, until a window ends.
 func mergeWindows(ws []ListWindow, nowSec int64) []ListWindow {
 	var live []ListWindow
 	for _, w := range ws {
 		if endOf(w) <= nowSec || endOf(w) <= w.Start {
 			continue
 		}
-		w.Start = max(w.Start, nowSec)
 		live = append(live, w)
 	}
 	if len(live) == 0 {

@@ -1,0 +1,242 @@
+package hub
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"sort"
+	"time"
+)
+
+// DoorSync tracks, per door, the desired lock list and what the lock
+// acknowledged, so "pending" says exactly where a lock and the hub
+// disagree (docs/door-lists.md, "Pending"). A change is pending at a door
+// until the lock acknowledged a list that contains it; a credential's
+// activation or deactivation is pending while any door where the lock's
+// list differs for it has not acknowledged. It is pure state: the radio
+// session feeds it digests, the catalog feeds it lists. Not safe for
+// concurrent use; its owner guards it.
+type DoorSync struct {
+	doors map[string]*doorSync
+}
+
+type entryKey struct {
+	kind EntryKind
+	id   string
+}
+
+// issued is one list version the hub computed for a door.
+type issued struct {
+	version uint64
+	digest  [sha256.Size]byte
+	entries map[entryKey][]ListWindow
+}
+
+type doorSync struct {
+	desired issued
+	// acked is the list the lock acknowledged; version 0 and no entries
+	// before its first acknowledgement (a lock is paired with an empty
+	// list).
+	acked issued
+	// older versions issued after acked, which the lock may still
+	// acknowledge (a delivery that raced a newer change).
+	between []issued
+	// drift: the lock reported a digest the hub never issued for it; its
+	// list is unknown until a full reload is acknowledged.
+	drift bool
+	// revokedSince: for each credential the lock still admits somewhere
+	// the desired list does not, since when.
+	revokedSince map[entryKey]time.Time
+}
+
+var emptyDigest = ListDigest(nil)
+
+// maxBetween bounds the versions remembered between the acknowledged and
+// the desired one.
+const maxBetween = 16
+
+// NewDoorSync returns an empty tracker.
+func NewDoorSync() *DoorSync { return &DoorSync{doors: map[string]*doorSync{}} }
+
+func (s *DoorSync) door(id string) *doorSync {
+	d := s.doors[id]
+	if d == nil {
+		d = &doorSync{
+			desired:      issued{digest: emptyDigest, entries: map[entryKey][]ListWindow{}},
+			acked:        issued{digest: emptyDigest, entries: map[entryKey][]ListWindow{}},
+			revokedSince: map[entryKey]time.Time{},
+		}
+		s.doors[id] = d
+	}
+	return d
+}
+
+// Desire records a door's newly computed list at the moment at. A list
+// with the digest already desired changes nothing; otherwise it becomes
+// the next version. It returns the desired version.
+func (s *DoorSync) Desire(l *DoorList, at time.Time) uint64 {
+	d := s.door(l.Door)
+	if l.Digest == d.desired.digest {
+		return d.desired.version
+	}
+	entries := make(map[entryKey][]ListWindow, len(l.Entries))
+	for _, e := range l.Entries {
+		entries[entryKey{e.Kind, string(e.ID)}] = e.Windows
+	}
+	if d.desired.version > d.acked.version {
+		d.between = append(d.between, d.desired)
+		if len(d.between) > maxBetween {
+			// A lock acknowledging a version this old is treated as
+			// drifted and reloaded: safe, only slower.
+			d.between = d.between[1:]
+		}
+	}
+	d.desired = issued{version: d.desired.version + 1, digest: l.Digest, entries: entries}
+	d.refresh(at)
+	return d.desired.version
+}
+
+// Ack records the digest of the list a door's lock reports it holds. A
+// digest of a version the hub issued makes that version the acknowledged
+// one; any other digest marks the door drifted (its list unknown, a full
+// reload needed). It reports whether the lock now holds the desired list.
+func (s *DoorSync) Ack(door string, digest [sha256.Size]byte, at time.Time) bool {
+	d := s.door(door)
+	switch {
+	case digest == d.desired.digest:
+		d.acked, d.between, d.drift = d.desired, nil, false
+	default:
+		found := false
+		for i, v := range d.between {
+			if v.digest == digest {
+				d.acked, d.between, d.drift, found = v, append([]issued(nil), d.between[i+1:]...), false, true
+				break
+			}
+		}
+		if !found {
+			d.drift = digest != d.acked.digest
+		}
+	}
+	d.refresh(at)
+	return !d.drift && d.acked.version == d.desired.version
+}
+
+// refresh recomputes the pending revocations after a change of either
+// list, keeping the moment each one became pending.
+func (d *doorSync) refresh(at time.Time) {
+	from := ceilSeconds(at)
+	next := map[entryKey]time.Time{}
+	for k, held := range d.acked.entries {
+		if admitsBeyond(held, d.desired.entries[k], from) {
+			since, ok := d.revokedSince[k]
+			if !ok {
+				since = at
+			}
+			next[k] = since
+		}
+	}
+	d.revokedSince = next
+}
+
+// admitsBeyond reports whether windows a admit at some second from on that
+// windows b do not. Both are sorted, disjoint and not adjacent.
+func admitsBeyond(a, b []ListWindow, from int64) bool {
+	for _, w := range a {
+		if endOf(w) <= from {
+			continue
+		}
+		w.Start = max(w.Start, from)
+		covered := false
+		for _, v := range b {
+			if v.Start <= w.Start && endOf(w) <= endOf(v) {
+				covered = true
+				break
+			}
+		}
+		if !covered {
+			return true
+		}
+	}
+	return false
+}
+
+// DoorPending is what is pending at one door.
+type DoorPending struct {
+	Door           string `json:"door"`
+	DesiredVersion uint64 `json:"desired_version"`
+	AckedVersion   uint64 `json:"acked_version"`
+	// Current: the lock acknowledged the desired list.
+	Current bool `json:"current"`
+	// Drift: the lock reported a list the hub never issued; a full reload
+	// is needed and nothing about its list is assumed.
+	Drift bool `json:"drift,omitempty"`
+	// Activations and Revocations count credentials the lock's list
+	// admits less, or more, than the desired one.
+	Activations int `json:"activations"`
+	Revocations int `json:"revocations"`
+	// OldestRevocation is when the oldest revocation the lock has not
+	// applied became pending; zero when none. RevocationAge is its age
+	// ("revocation freshness").
+	OldestRevocation time.Time     `json:"oldest_revocation,omitzero"`
+	RevocationAge    time.Duration `json:"revocation_age"`
+}
+
+// Pending reports every door's state at now, sorted by door.
+func (s *DoorSync) Pending(now time.Time) []DoorPending {
+	out := make([]DoorPending, 0, len(s.doors))
+	for _, id := range mapKeys(s.doors) {
+		out = append(out, s.DoorPending(id, now))
+	}
+	return out
+}
+
+// DoorPending reports one door's state at now.
+func (s *DoorSync) DoorPending(door string, now time.Time) DoorPending {
+	d := s.door(door)
+	p := DoorPending{Door: door, DesiredVersion: d.desired.version, AckedVersion: d.acked.version,
+		Drift: d.drift, Current: !d.drift && d.acked.version == d.desired.version}
+	from := ceilSeconds(now)
+	for k, want := range d.desired.entries {
+		if admitsBeyond(want, d.acked.entries[k], from) {
+			p.Activations++
+		}
+	}
+	p.Revocations = len(d.revokedSince)
+	for _, since := range d.revokedSince {
+		if p.OldestRevocation.IsZero() || since.Before(p.OldestRevocation) {
+			p.OldestRevocation = since
+		}
+	}
+	if !p.OldestRevocation.IsZero() {
+		p.RevocationAge = now.Sub(p.OldestRevocation)
+	}
+	return p
+}
+
+// CredentialPending lists the doors where the credential's entry in the
+// lock's acknowledged list differs from the desired one from now on — an
+// activation or a deactivation not yet applied there — and every drifted
+// door (whose list is unknown). Empty: applied everywhere.
+func (s *DoorSync) CredentialPending(kind EntryKind, id []byte, now time.Time) []string {
+	k := entryKey{kind, string(id)}
+	from := ceilSeconds(now)
+	var out []string
+	for door, d := range s.doors {
+		want, held := d.desired.entries[k], d.acked.entries[k]
+		if d.drift || admitsBeyond(want, held, from) || admitsBeyond(held, want, from) {
+			out = append(out, door)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// KeycardPending is CredentialPending for a keycard by its hex card id.
+func (s *DoorSync) KeycardPending(cardID string, now time.Time) []string {
+	id, err := hexDecode(cardID)
+	if err != nil {
+		return nil
+	}
+	return s.CredentialPending(EntryKeycard, id, now)
+}
+
+func hexDecode(s string) ([]byte, error) { return hex.DecodeString(s) }
