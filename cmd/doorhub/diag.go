@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
@@ -24,7 +25,8 @@ func diagCmd(stdout io.Writer, cfgPath *string, environ []string, client func() 
 		Long: "diag writes a redacted support bundle to send to support. It holds what the local endpoint says\n" +
 			"(status, readiness, doors, recent activity with the privacy rule applied, metrics), the daemon's\n" +
 			"configuration with secrets removed (the token and key files are named, never read), goroutine and\n" +
-			"heap profiles when status.pprof is set, serial device facts and versions. Parts the daemon cannot\n" +
+			"heap profiles when status.pprof is set, the daemon's recent journal (the token and anything like key\n" +
+			"material removed), serial device facts and versions. Parts the daemon cannot\n" +
 			"give are replaced by a file saying why, so a bundle is written even when doorhubd is down.",
 		Args: cobra.NoArgs,
 	}
@@ -55,6 +57,7 @@ func diagCmd(stdout io.Writer, cfgPath *string, environ []string, client func() 
 			pp = func(ctx context.Context, path string) ([]byte, error) { return get(ctx, hc, base+path, "") }
 		}
 		files := status.Collect(ctx, api, pp, cfg)
+		files = append(files, journal(ctx, token(client)))
 		tmp, err := os.CreateTemp(filepath.Dir(outPath), ".diag-*")
 		if err != nil {
 			return err
@@ -87,6 +90,29 @@ func diagCmd(stdout io.Writer, cfgPath *string, environ []string, client func() 
 		return nil
 	}
 	return cmd
+}
+
+// journal is the daemon's recent log from journald, when there is one,
+// with the token and anything like key material removed.
+func journal(ctx context.Context, secret string) status.BundleFile {
+	bin, err := exec.LookPath("journalctl")
+	if err != nil {
+		return status.BundleFile{Name: "journal.txt.error", Data: []byte("no journalctl: read the daemon's log where it goes\n")}
+	}
+	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, bin, "-u", "doorhub.service", "-n", "2000", "--no-pager", "-o", "short-iso").Output()
+	if err != nil && len(out) == 0 {
+		return status.BundleFile{Name: "journal.txt.error", Data: []byte(err.Error() + "\n")}
+	}
+	return status.BundleFile{Name: "journal.txt", Data: status.RedactLog(out, secret)}
+}
+
+func token(client func() (*apiClient, error)) string {
+	if c, err := client(); err == nil {
+		return c.token
+	}
+	return ""
 }
 
 // raw gets a path of the endpoint as bytes.

@@ -57,22 +57,29 @@ func TestDiag(t *testing.T) {
 	if err := os.WriteFile(cfg, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// A journal that logged the token and a pairing key.
+	bin := t.TempDir()
+	script := "#!/bin/sh\necho 'doorhubd[1]: started token=" + diagToken + "'\necho 'lock key 00112233445566778899aabbccddeeff'\n"
+	if err := os.WriteFile(filepath.Join(bin, "journalctl"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
 	out := filepath.Join(t.TempDir(), "d.tar.gz")
 	if msg, err := run(t, "--config", cfg, "diag", "-o", out); err != nil {
 		t.Fatalf("%s %v", msg, err)
 	}
 	files := readBundle(t, out)
-	for _, name := range []string{"status.json", "doors.json", "activity.json", "metrics.txt", "config.yaml", "versions.txt", "readyz.json"} {
+	for _, name := range []string{"status.json", "doors.json", "activity.json", "metrics.txt", "config.yaml", "versions.txt", "readyz.json", "journal.txt"} {
 		if _, ok := files[name]; !ok {
 			t.Errorf("bundle lacks %s: has %v", name, keys(files))
 		}
 	}
 	if !strings.Contains(files["status.json"], "hub-7") || !strings.Contains(files["metrics.txt"], "go_goroutines") ||
-		!strings.Contains(files["config.yaml"], "broker.example") {
+		!strings.Contains(files["config.yaml"], "broker.example") || !strings.Contains(files["journal.txt"], "doorhubd[1]: started token=REDACTED") {
 		t.Errorf("bundle content: %v", files)
 	}
 	for name, content := range files {
-		for _, secret := range []string{diagToken, "brokerpass-42", "key-material-77", "resident-1"} {
+		for _, secret := range []string{diagToken, "brokerpass-42", "key-material-77", "resident-1", "00112233445566778899aabbccddeeff"} {
 			if strings.Contains(content, secret) {
 				t.Errorf("%s holds the secret %q", name, secret)
 			}

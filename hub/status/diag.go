@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"os"
+	"regexp"
 	"runtime"
 	"runtime/debug"
 	"strings"
@@ -188,4 +189,20 @@ func WriteBundle(w io.Writer, dir string, files []BundleFile) error {
 		return err
 	}
 	return gz.Close()
+}
+
+// longHex matches runs of 32 or more hex digits: pairing keys, key
+// material, digests.
+var longHex = regexp.MustCompile(`(?i)\b[0-9a-f]{32,}\b`)
+
+// RedactLog removes from log text every given secret (the token, say)
+// and every long hex run, which could be key material.
+func RedactLog(b []byte, secrets ...string) []byte {
+	s := string(b)
+	for _, sec := range secrets {
+		if len(sec) >= 4 {
+			s = strings.ReplaceAll(s, sec, "REDACTED")
+		}
+	}
+	return []byte(longHex.ReplaceAllString(s, "REDACTED"))
 }
