@@ -60,6 +60,7 @@ func newRoot(stdout, stderr io.Writer, environ []string) *cobra.Command {
 	pair.Flags().StringVar(&label, "label", "", `the label's text: {"id": ..., "key": ...} or "ID KEY"`)
 	pair.Flags().StringVar(&door, "door", "", "the id of the door the lock is mounted on")
 	_ = pair.MarkFlagRequired("door")
+	_ = pair.RegisterFlagCompletionFunc("door", completeDoors(client))
 	pair.MarkFlagsMutuallyExclusive("label", "lock")
 	pair.MarkFlagsMutuallyExclusive("label", "key")
 	pair.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")

@@ -235,6 +235,7 @@ func explainCmd(stdout io.Writer, client func() (*apiClient, error)) *cobra.Comm
 	cmd.Flags().StringVar(&at, "at", "", "the time to decide at (default now)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	_ = cmd.MarkFlagRequired("door")
+	_ = cmd.RegisterFlagCompletionFunc("door", completeDoors(client))
 	cmd.MarkFlagsOneRequired("card", "code", "email")
 	cmd.MarkFlagsMutuallyExclusive("card", "code", "email")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
@@ -293,6 +294,29 @@ func explainCmd(stdout io.Writer, client func() (*apiClient, error)) *cobra.Comm
 		return nil
 	}
 	return cmd
+}
+
+// completeDoors completes a --door flag with the doors the daemon knows.
+func completeDoors(client func() (*apiClient, error)) cobra.CompletionFunc {
+	return func(cmd *cobra.Command, _ []string, prefix string) ([]cobra.Completion, cobra.ShellCompDirective) {
+		c, err := client()
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		defer cancel()
+		var out struct{ Doors []status.Door }
+		if err := c.do(ctx, "GET", "/api/v1/doors", nil, &out); err != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		var ids []cobra.Completion
+		for _, d := range out.Doors {
+			if strings.HasPrefix(d.Door, prefix) {
+				ids = append(ids, cobra.CompletionWithDesc(d.Door, d.Name))
+			}
+		}
+		return ids, cobra.ShellCompDirectiveNoFileComp
+	}
 }
 
 func parseTime(s string) (time.Time, error) {

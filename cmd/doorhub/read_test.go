@@ -179,3 +179,11 @@ func TestCompletion(t *testing.T) {
 		t.Errorf("%.200q %v", out, err)
 	}
 }
+
+func TestDoorCompletion(t *testing.T) {
+	cfg, _ := serve(t, true)
+	out, err := run(t, "--config", cfg, "__complete", "explain", "--door", "lo")
+	if err != nil || !strings.Contains(out, "lobby") {
+		t.Errorf("%q %v", out, err)
+	}
+}
