@@ -95,25 +95,38 @@ func (s *DoorSync) Desire(l *DoorList, at time.Time) uint64 {
 	return d.desired.version
 }
 
-// Ack records the digest of the list a door's lock reports it holds. A
-// digest of a version the hub issued makes that version the acknowledged
-// one; any other digest marks the door drifted (its list unknown, a full
-// reload needed). It reports whether the lock now holds the desired list.
-func (s *DoorSync) Ack(door string, digest [sha256.Size]byte, at time.Time) bool {
+// MinAckDigest is the shortest digest prefix Ack accepts: the radio's
+// list digest (docs/radio-protocol.md § 6.5) is the first 8 bytes.
+const MinAckDigest = 8
+
+// Ack records the digest of the list a door's lock reports it holds: the
+// whole SHA-256 digest or a prefix of at least MinAckDigest bytes (shorter
+// counts as unknown). All zero bytes is a lock with no list, which holds
+// what the empty list holds. A digest of a version the hub issued makes
+// that version the acknowledged one; any other marks the door drifted (its
+// list unknown, a full reload needed). It reports whether the lock now
+// holds the desired list.
+func (s *DoorSync) Ack(door string, digest []byte, at time.Time) bool {
 	d := s.door(door)
+	if allZero(digest) {
+		digest = emptyDigest[:]
+	}
+	matches := func(full [sha256.Size]byte) bool {
+		return len(digest) >= MinAckDigest && len(digest) <= len(full) && string(full[:len(digest)]) == string(digest)
+	}
 	switch {
-	case digest == d.desired.digest:
+	case matches(d.desired.digest):
 		d.acked, d.between, d.drift = d.desired, nil, false
 	default:
 		found := false
 		for i, v := range d.between {
-			if v.digest == digest {
+			if matches(v.digest) {
 				d.acked, d.between, d.drift, found = v, append([]issued(nil), d.between[i+1:]...), false, true
 				break
 			}
 		}
 		if !found {
-			d.drift = digest != d.acked.digest
+			d.drift = !matches(d.acked.digest)
 		}
 	}
 	d.refresh(at)
@@ -240,3 +253,12 @@ func (s *DoorSync) KeycardPending(cardID string, now time.Time) []string {
 }
 
 func hexDecode(s string) ([]byte, error) { return hex.DecodeString(s) }
+
+func allZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return len(b) > 0
+}

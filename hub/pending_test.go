@@ -41,7 +41,7 @@ func TestKeycardDeactivationPendingUntilEveryDoorAcks(t *testing.T) {
 		t.Fatalf("activation pending at %v before any ack", got)
 	}
 	for _, d := range buildingDoors {
-		if !s.Ack(d, lists[d].Digest, t0) {
+		if !s.Ack(d, lists[d].Digest[:], t0) {
 			t.Fatalf("%s: ack of the desired list not current", d)
 		}
 	}
@@ -61,8 +61,8 @@ func TestKeycardDeactivationPendingUntilEveryDoorAcks(t *testing.T) {
 	if p.Current || p.Revocations != 1 || p.RevocationAge != 2*time.Hour || p.DesiredVersion != 2 || p.AckedVersion != 1 {
 		t.Fatalf("trash pending %+v", p)
 	}
-	s.Ack("main", lists["main"].Digest, at.Add(time.Minute))
-	s.Ack("gym", lists["gym"].Digest, at.Add(time.Minute))
+	s.Ack("main", lists["main"].Digest[:], at.Add(time.Minute))
+	s.Ack("gym", lists["gym"].Digest[:], at.Add(time.Minute))
 	if got := s.KeycardPending("c0c0c0c0", at); fmt.Sprint(got) != "[trash]" {
 		t.Fatalf("pending at %v after main and gym acked", got)
 	}
@@ -71,7 +71,7 @@ func TestKeycardDeactivationPendingUntilEveryDoorAcks(t *testing.T) {
 	if r := hub.LockDecide(old.Entries, "trash", keycard("c0c0c0c0"), at.Unix()+60); !r.Allowed() {
 		t.Fatalf("old list: %s", r)
 	}
-	if s.Ack("trash", lists["trash"].Digest, at.Add(3*time.Hour)); len(s.KeycardPending("c0c0c0c0", at)) != 0 {
+	if s.Ack("trash", lists["trash"].Digest[:], at.Add(3*time.Hour)); len(s.KeycardPending("c0c0c0c0", at)) != 0 {
 		t.Fatal("still pending after every door acked")
 	}
 	if p := s.DoorPending("trash", at.Add(4*time.Hour)); !p.Current || p.Revocations != 0 || p.RevocationAge != 0 {
@@ -89,7 +89,7 @@ func TestDoorSyncDriftAndIntermediateAck(t *testing.T) {
 	s := hub.NewDoorSync()
 	v1 := listOf(f, "main", t0)
 	s.Desire(v1, t0)
-	s.Ack("main", v1.Digest, t0)
+	s.Ack("main", v1.Digest[:], t0)
 
 	f.apply(card("c1c1c1c1", "ann", true))
 	v2 := listOf(f, "main", t0)
@@ -99,7 +99,7 @@ func TestDoorSyncDriftAndIntermediateAck(t *testing.T) {
 		t.Fatal("versions not 2 then 3, or the same list got a new one")
 	}
 	// The lock took v2 before v3 was computed.
-	if s.Ack("main", v2.Digest, t0) {
+	if s.Ack("main", v2.Digest[:], t0) {
 		t.Fatal("v2 acked as current")
 	}
 	if p := s.DoorPending("main", t0); p.AckedVersion != 2 || p.Activations != 1 || p.Drift {
@@ -107,7 +107,7 @@ func TestDoorSyncDriftAndIntermediateAck(t *testing.T) {
 	}
 	// A reset lock reports the digest of an empty list; a corrupted one
 	// anything: drift, never assumed current.
-	if s.Ack("main", [32]byte{1}, t0) {
+	if s.Ack("main", []byte{1, 2, 3, 4, 5, 6, 7, 8}, t0) {
 		t.Fatal("a corrupted list acked as current")
 	}
 	p := s.DoorPending("main", t0)
@@ -117,8 +117,18 @@ func TestDoorSyncDriftAndIntermediateAck(t *testing.T) {
 	if got := s.KeycardPending("c0c0c0c0", t0); fmt.Sprint(got) != "[main]" {
 		t.Fatalf("a drifted door is not pending for every card: %v", got)
 	}
-	if !s.Ack("main", v3.Digest, t0) || s.DoorPending("main", t0).Drift {
+	// The radio carries 8 bytes of the digest.
+	if !s.Ack("main", v3.Digest[:hub.MinAckDigest], t0) || s.DoorPending("main", t0).Drift {
 		t.Fatal("a full reload did not clear the drift")
+	}
+	// Too short a prefix proves nothing.
+	if s.Ack("main", v3.Digest[:4], t0) || !s.DoorPending("main", t0).Drift {
+		t.Fatal("a 4-byte digest accepted")
+	}
+	// A lock with no list (all zero) holds the empty list: current for a
+	// door nobody may open.
+	if !s.Ack("apt2", make([]byte, hub.MinAckDigest), t0) {
+		t.Fatal("a listless lock at a door with an empty list is not current")
 	}
 }
 
@@ -128,7 +138,7 @@ func TestFutureGrantIsNotPendingOnceAcked(t *testing.T) {
 	s := hub.NewDoorSync()
 	lists := desireAll(f, s, t0)
 	for _, d := range buildingDoors {
-		s.Ack(d, lists[d].Digest, t0)
+		s.Ack(d, lists[d].Digest[:], t0)
 	}
 	// A week later the grant starts; the list computed then is the same
 	// version, and nothing is pending.
