@@ -10,6 +10,7 @@ import (
 
 	"github.com/doorhub/doorhub/cloudlink/console"
 	"github.com/doorhub/doorhub/cloudlink/controlplane"
+	"github.com/doorhub/doorhub/hub/status"
 	"github.com/doorhub/doorhub/radio/sim"
 )
 
@@ -121,4 +122,36 @@ func TestSeedDemo(t *testing.T) {
 		fmt.Fprintf(&b, "    %-7s %-9s %-20s %s\n", e.Door, e.Credential, outcome, who)
 	}
 	say("$ doorhub-cloud activity\n%s", b.String())
+
+	// The technician's side: the hub's local endpoint, as doorhub shows it.
+	var rep status.Report
+	r.hub.api(t, "GET", "/api/v1/status", nil, &rep)
+	trust := "not trusted"
+	if rep.Clock.Trusted {
+		trust = "trusted"
+	}
+	pending := 0
+	if rep.Outbox != nil {
+		pending = rep.Outbox.Pending
+	}
+	say("$ doorhub status\n    hub %s, clock %s (%s)\n    site model version %d: %d doors, %d people\n    cloud %s, %d events waiting; radio %s",
+		rep.HubID, trust, rep.Clock.Reason, rep.Store.Version, rep.Store.Counts.Doors, rep.Store.Counts.People,
+		rep.Cloud.State, pending, rep.Radio.State)
+	var ex status.ExplainResult
+	r.hub.api(t, "POST", "/api/v1/explain", status.ExplainRequest{Door: "apt-4b", Email: "ann@example.com"}, &ex)
+	b.Reset()
+	for _, d := range ex.Decisions {
+		verdict := "denied"
+		if d.Allowed != nil && *d.Allowed {
+			verdict = "ALLOWED"
+		}
+		fmt.Fprintf(&b, "    %-9s %-7s %s", d.Credential, verdict, d.Reason)
+		if d.Grant != nil {
+			fmt.Fprintf(&b, " (grant of key %s)", d.Grant.KeyID)
+		}
+		b.WriteString("\n")
+	}
+	say("$ doorhub explain --door apt-4b --email ann@example.com\n%s", b.String())
+	say("The status page was at http://%s/ (any user name, the status token as password); `doorhub events --follow` tails the activity.",
+		r.hub.m.Status.Addr())
 }
