@@ -41,7 +41,7 @@ func (m *Main) openCloud() error {
 	m.Activity = hub.NewActivityLog(outbox)
 	client, err := cloudlink.NewClient(cloudlink.ClientOptions{
 		HubID: m.Config.HubID, Broker: c.Broker, CAFile: c.CAFile, CertFile: c.CertFile, KeyFile: c.KeyFile,
-		Keys: []ed25519.PublicKey{key}, Store: m.Store, Clock: m.Clock, Outbox: outbox, State: outbox,
+		Keys: []ed25519.PublicKey{key}, Store: m.Store, Clock: m.Clock, Outbox: m.remoteUnlocksSeen(outbox), State: outbox,
 		Unlocker: remoteUnlocker{m}, Software: hub.Version, Logger: m.Log,
 	})
 	if err != nil {

@@ -466,6 +466,17 @@ func TestSeedEditImportSharingUnlock(t *testing.T) {
 	if len(u.Replies) != 1 || u.Replies[0].Status != "done" {
 		t.Fatalf("unlock: %+v", u)
 	}
+	// The hub's endpoint shows it among the recent activity.
+	waitUntil(t, "the remote unlock in the hub's activity", 3*time.Second, func() bool {
+		var act struct{ Events []status.Event }
+		r.hub.api(t, "GET", "/api/v1/activity", nil, &act)
+		for _, e := range act.Events {
+			if e.Kind == hub.ActivityRemoteUnlock && e.Door != "" {
+				return true
+			}
+		}
+		return false
+	})
 
 	// Deleting a host removes the access of their permanent guests.
 	r.do("invite", console.Invite{Email: "pat@example.com", Name: "Pat", Keys: []string{"Building"}})

@@ -43,6 +43,29 @@ func (m *Main) closeStatus() error {
 	return err
 }
 
+// remoteUnlocksSeen wraps the cloud link's outbox so the remote unlocks
+// it records also reach the endpoint's recent activity (decisions and
+// lock reports get there through activitySink).
+func (m *Main) remoteUnlocksSeen(o hub.Outbox) hub.Outbox {
+	if m.Recent == nil {
+		m.Recent = status.NewRecent(500)
+	}
+	return teeOutbox{o, m.Recent}
+}
+
+type teeOutbox struct {
+	hub.Outbox
+	recent *status.Recent
+}
+
+func (t teeOutbox) Append(ctx context.Context, a hub.Activity) (uint64, error) {
+	seq, err := t.Outbox.Append(ctx, a)
+	if a.Kind == hub.ActivityRemoteUnlock {
+		t.recent.Add(a)
+	}
+	return seq, err
+}
+
 // cloudReady: the link is up, or no cloud is configured (installer mode).
 func (m *Main) cloudReady() error {
 	switch {
