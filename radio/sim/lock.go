@@ -63,6 +63,7 @@ type Lock struct {
 	lastFloor   time.Time
 	nonce       []byte
 	decided     int
+	list        lockList
 }
 
 func newLock(s *Sim, index int, id lockmsg.LockID, key lockmsg.Key) (*Lock, error) {
@@ -72,7 +73,28 @@ func newLock(s *Sim, index int, id lockmsg.LockID, key lockmsg.Key) (*Lock, erro
 	}
 	return &Lock{sim: s, index: index, id: id, key: key, pairing: p, inbox: make(chan []byte, 16),
 		poke: make(chan struct{}, 1), log: s.log.With(slog.String("lock", id.Hex())),
-		bootReason: lockmsg.BootPowerOn, waiters: map[uint32]chan lockmsg.Message{}}, nil
+		bootReason: lockmsg.BootPowerOn, waiters: map[uint32]chan lockmsg.Message{},
+		list: lockList{capacity: lockCapacity}}, nil
+}
+
+// lockCapacity is the entries a simulated lock's list holds (its hello
+// says so).
+const lockCapacity = 1000
+
+// ResetList forgets the lock's list, as a lock whose memory was wiped; its
+// next status reports no list.
+func (lk *Lock) ResetList() {
+	lk.mu.Lock()
+	defer lk.mu.Unlock()
+	lk.list.reset()
+}
+
+// ListVersion returns the version and digest of the list the lock holds
+// (zero: none).
+func (lk *Lock) ListVersion() (uint32, [lockmsg.DigestSize]byte) {
+	lk.mu.Lock()
+	defer lk.mu.Unlock()
+	return lk.list.version, lk.list.digest
 }
 
 // ID returns the lock's radio id.
@@ -193,7 +215,7 @@ func (lk *Lock) checkIn(ctx context.Context) {
 		st := lk.status()
 		var m lockmsg.Message = &lockmsg.Heartbeat{Status: st}
 		if hello {
-			m = &lockmsg.Hello{Status: st, Reason: reason, RxFloor: lk.pairing.RxFloor(), ListCapacity: 1000}
+			m = &lockmsg.Hello{Status: st, Reason: reason, RxFloor: lk.pairing.RxFloor(), ListCapacity: lockCapacity}
 		}
 		reply, err := lk.request(ctx, m)
 		if err != nil {
@@ -219,6 +241,7 @@ func (lk *Lock) status() lockmsg.Status {
 		BatteryMillivolts: 6000, Door: lockmsg.DoorClosedLocked, RSSI: lockmsg.RSSI(-50 - lk.index%30),
 		Clock: lockmsg.UnixTimeOf(time.Now().Add(lk.clockOffset)), ClockSet: true,
 		PendingEvents: uint16(min(len(lk.pending), 65535)),
+		ListVersion:   lk.list.version, ListDigest: lk.list.digest,
 	}
 }
 
@@ -338,7 +361,10 @@ func (lk *Lock) handle(ctx context.Context, sealed []byte) {
 	case *lockmsg.RemoteUnlock:
 		answer(&lockmsg.CommandResult{Request: h.Counter, Status: lockmsg.CommandDone})
 	case *lockmsg.ListChunk:
-		answer(&lockmsg.ListAck{Version: m.Version, Chunk: m.Index, Status: lockmsg.ListBusy})
+		lk.mu.Lock()
+		ack := lk.list.chunk(m)
+		lk.mu.Unlock()
+		answer(ack)
 	case *lockmsg.EventAck:
 		lk.mu.Lock()
 		kept := lk.pending[:0]
@@ -448,13 +474,16 @@ func (lk *Lock) Present(ctx context.Context, c Credential) (Result, error) {
 			return res, ctx.Err()
 		}
 	}
-	// Alone: a lock without a list of its own knows no credential.
+	// Alone: the lock decides from its own list (none: it knows no
+	// credential) at its own clock, and reports the decision later.
 	lk.mu.Lock()
 	lk.eventSeq++
-	lk.pending = append(lk.pending, lockmsg.OfflineDecision{Seq: lk.eventSeq, Clock: lockmsg.UnixTimeOf(time.Now().Add(lk.clockOffset)),
-		Kind: m.Kind, Reason: lockmsg.ReasonUnknownCredential})
+	now := time.Now().Add(lk.clockOffset)
+	reason := lk.list.decide(lk.door, m, now)
+	lk.pending = append(lk.pending, lockmsg.OfflineDecision{Seq: lk.eventSeq, Clock: lockmsg.UnixTimeOf(now),
+		Kind: m.Kind, Reason: reason})
 	lk.mu.Unlock()
-	res.Reason, res.Offline = lockmsg.ReasonUnknownCredential.String(), true
+	res.Allowed, res.Reason, res.Offline = reason.Allowed(), reason.String(), true
 	res.LatencyMS = float64(time.Since(start).Microseconds()) / 1000
 	return res, nil
 }

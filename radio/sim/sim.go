@@ -7,10 +7,13 @@
 // Each simulated lock has a random (or seeded) id and key, printed as its
 // pairing label; it says hello when it starts, sends a heartbeat every
 // Config.Heartbeat, asks the hub about every presentation and waits
-// Config.DecisionTimeout for the answer before deciding alone. A lock has
-// no list of its own yet (the door-update work adds lists): deciding alone
-// it denies with unknown_credential and reports the decision to the hub as
-// an offline event once it is reachable again.
+// Config.DecisionTimeout for the answer before deciding alone. A lock
+// keeps the list the hub sends it in list_chunk messages
+// (docs/door-lists.md; it switches only once the whole list is in and its
+// digest matches, and reports its version and digest in every status).
+// Deciding alone it decides from that list at its own clock — with no
+// list it denies with unknown_credential — and reports the decision to
+// the hub as an offline event once it is reachable again.
 //
 // The coprocessor relays lock envelopes, answers version requests and
 // resets, and reports a hub message for a sleeping lock as undelivered.

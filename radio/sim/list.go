@@ -1,0 +1,84 @@
+package sim
+
+import (
+	"encoding/hex"
+	"time"
+
+	"github.com/doorhub/doorhub/hub"
+	"github.com/doorhub/doorhub/radio/lockmsg"
+)
+
+// lockList is a simulated lock's own list (docs/door-lists.md): the active
+// list it decides from when alone, and a partial one while chunks come in
+// (docs/radio-protocol.md § 6.5). The active list changes only when the
+// last chunk is in and the digest matches: never half a list. Not safe for
+// concurrent use; the lock's mutex guards it.
+type lockList struct {
+	capacity int
+	version  uint32
+	digest   [lockmsg.DigestSize]byte // zero: no list
+	entries  []hub.ListEntry
+
+	partVersion uint32
+	partDigest  [lockmsg.DigestSize]byte
+	partNext    uint16
+	partData    []byte
+}
+
+// chunk takes one list chunk and returns the answer.
+func (l *lockList) chunk(m *lockmsg.ListChunk) *lockmsg.ListAck {
+	ack := &lockmsg.ListAck{Version: m.Version, Chunk: m.Index}
+	if m.Index == 0 {
+		l.partVersion, l.partDigest, l.partNext, l.partData = m.Version, m.Digest, 0, nil
+	}
+	if m.Version != l.partVersion || m.Digest != l.partDigest || m.Index != l.partNext {
+		ack.Status, ack.Digest = lockmsg.ListOutOfOrder, l.digest
+		if m.Version == l.partVersion {
+			ack.Chunk = l.partNext
+		} else {
+			ack.Chunk = 0
+		}
+		return ack
+	}
+	l.partData = append(l.partData, m.Data...)
+	l.partNext++
+	if l.partNext < m.Count {
+		ack.Status, ack.Digest = lockmsg.ListChunkStored, l.digest
+		return ack
+	}
+	data := l.partData
+	l.partVersion, l.partNext, l.partData = 0, 0, nil
+	entries, err := hub.DecodeList(data)
+	switch {
+	case lockmsg.ListDigest(data) != m.Digest || err != nil:
+		ack.Status = lockmsg.ListDigestMismatch
+	case l.capacity > 0 && len(entries) > l.capacity:
+		ack.Status = lockmsg.ListTooLarge
+	default:
+		l.version, l.digest, l.entries = m.Version, m.Digest, entries
+		ack.Status = lockmsg.ListComplete
+	}
+	ack.Digest = l.digest
+	return ack
+}
+
+// reset forgets the list, as a lock whose memory was wiped.
+func (l *lockList) reset() { *l = lockList{capacity: l.capacity} }
+
+// decide is the lock's own decision at its clock's now, for its door.
+func (l *lockList) decide(door string, m *lockmsg.AccessRequest, now time.Time) lockmsg.Reason {
+	p := hub.Presentation{}
+	switch m.Kind {
+	case lockmsg.CredKeycard:
+		p.Kind, p.CardID = hub.CredKeycard, hex.EncodeToString(m.CardID)
+	case lockmsg.CredMobile:
+		p.Kind, p.PublicKey, p.Nonce, p.Signature = hub.CredMobile, m.PublicKey[:], m.Nonce[:], m.Signature[:]
+	default:
+		return lockmsg.ReasonUnknownCredential
+	}
+	r, ok := lockmsg.ReasonOf(string(hub.LockDecide(l.entries, door, p, now.Unix())))
+	if !ok {
+		return lockmsg.ReasonUnknownCredential
+	}
+	return r
+}
