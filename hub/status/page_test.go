@@ -96,6 +96,12 @@ func TestStatusPage(t *testing.T) {
 
 var screenshot = flag.String("screenshot", "", "also write a phone-sized screenshot of the page to this PNG (docs/status-page.png)")
 
+// chromiumFlags keep a headless Chromium to the page under test: no
+// background connections, updates, sync or first-run work (the machine's
+// network is closed, and nothing but loopback may be asked).
+var chromiumFlags = []string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+	"--disable-background-networking", "--disable-component-update", "--disable-sync"}
+
 // TestStatusPageInChromium loads the page in a real headless Chromium
 // (Debian's chromium package), when installed.
 func TestStatusPageInChromium(t *testing.T) {
@@ -106,17 +112,17 @@ func TestStatusPageInChromium(t *testing.T) {
 	addr := pageServer(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, bin, "--headless", "--no-sandbox", "--disable-gpu", "--user-data-dir="+t.TempDir(),
-		"--dump-dom", "http://technician:page-tok@"+addr+"/").Output()
+	out, err := exec.CommandContext(ctx, bin, append(chromiumFlags, "--user-data-dir="+t.TempDir(),
+		"--dump-dom", "http://technician:page-tok@"+addr+"/")...).Output()
 	if err != nil {
 		t.Fatalf("chromium: %v", err)
 	}
 	dom := string(out)
 	if *screenshot != "" {
 		abs, _ := filepath.Abs(*screenshot)
-		if out, err := exec.CommandContext(ctx, bin, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+		if out, err := exec.CommandContext(ctx, bin, append(chromiumFlags, "--hide-scrollbars",
 			"--user-data-dir="+t.TempDir(), "--window-size=412,1000", "--screenshot="+abs,
-			"http://technician:page-tok@"+addr+"/").CombinedOutput(); err != nil {
+			"http://technician:page-tok@"+addr+"/")...).CombinedOutput(); err != nil {
 			t.Errorf("screenshot: %v %s", err, out)
 		}
 	}
