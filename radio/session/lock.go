@@ -105,8 +105,9 @@ type lockSession struct {
 	warned      map[string]warned // last line per kind of warning
 	queued      []*command
 	inflight    map[uint32]*command
-	eventsAcked uint32 // highest event seq stored and acknowledged
-	eventGap    uint32 // lowest event seq that failed to store; 0 none
+	eventsAcked uint32        // highest event seq stored and acknowledged
+	eventGap    uint32        // lowest event seq that failed to store; 0 none
+	xfer        *listTransfer // only in the session's goroutine
 }
 
 func (l *Locks) newSession(p Pairing) (*lockSession, error) {
@@ -202,10 +203,12 @@ func (s *lockSession) handle(in inbound) {
 		s.observe(&m.Status, now)
 		s.queue(&command{msg: &lockmsg.DoorAssign{Door: door}, key: "door_assign"})
 		s.ackStatus(pr, h, now)
+		s.syncList(pr, door, m.ListDigest, now.Time)
 		s.log.Info("lock says hello", slog.String(logReason, m.Reason.String()), slog.String("firmware", m.Firmware.String()))
 	case *lockmsg.Heartbeat:
 		s.observe(&m.Status, now)
 		s.ackStatus(pr, h, now)
+		s.syncList(pr, door, m.ListDigest, now.Time)
 	case *lockmsg.AccessRequest:
 		s.decide(pr, h, m, door, now)
 	case *lockmsg.DoorEvent:
@@ -251,8 +254,7 @@ func (s *lockSession) handle(in inbound) {
 		}
 		s.mu.Unlock()
 	case *lockmsg.ListAck:
-		// List transfers belong to the door-update work.
-		s.log.Debug("list ack", slog.Uint64("version", uint64(m.Version)), slog.String("status", m.Status.String()))
+		s.listAck(pr, door, m, now.Time)
 	}
 }
 

@@ -108,6 +108,7 @@ type Options struct {
 	Clock     Clock
 	Store     Store
 	Activity  Activity // nil: nothing is recorded, events are not acknowledged
+	Lists     Lists    // nil: no lock lists are sent
 	// UnlockSeconds: how long an allowed presentation unlocks. Default 5.
 	UnlockSeconds uint16
 	// AwakeWindow: how long a lock listens after it spoke (the protocol's

@@ -1,0 +1,126 @@
+package session
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/doorhub/doorhub/radio/lockmsg"
+)
+
+// Lists is what the sessions need to keep each lock's own list
+// (docs/door-lists.md): the door's desired list, encoded, with its
+// version, and where to report the list a lock holds (the digest of every
+// status and list_ack). Declared here, implemented by the daemon's wiring
+// over hub.DoorListOf and hub.DoorSync.
+type Lists interface {
+	// DoorList returns the desired list of a door: its version (not 0)
+	// and its encoding; ok false when there is none to send.
+	DoorList(door string) (version uint32, data []byte, ok bool)
+	// ListHeld hears the digest of the list a door's lock holds (zero: no
+	// list).
+	ListHeld(door string, digest [lockmsg.DigestSize]byte, at time.Time)
+}
+
+// maxListRestarts bounds the full restarts of one transfer after a digest
+// mismatch; the next heartbeat starts over.
+const maxListRestarts = 2
+
+// listTransfer is a list on its way to a lock, one chunk at a time
+// (docs/radio-protocol.md § 6.5). It lives in the session's goroutine
+// only. It is not persisted: after a hub restart the lock's next status
+// shows its digest still differs and the transfer starts again from chunk
+// 0, which abandons the lock's partial list; the lock's active list stays
+// the old one until the new one is whole.
+type listTransfer struct {
+	chunks   []*lockmsg.ListChunk
+	next     int // the chunk sent and not yet acknowledged
+	restarts int
+}
+
+// splitList cuts an encoded list into chunks.
+func splitList(version uint32, data []byte) []*lockmsg.ListChunk {
+	d := lockmsg.ListDigest(data)
+	n := (len(data) + lockmsg.MaxChunkData - 1) / lockmsg.MaxChunkData
+	out := make([]*lockmsg.ListChunk, 0, n)
+	for i := 0; i < n; i++ {
+		out = append(out, &lockmsg.ListChunk{Version: version, Index: uint16(i), Count: uint16(n), Digest: d,
+			Data: data[i*lockmsg.MaxChunkData : min(len(data), (i+1)*lockmsg.MaxChunkData)]})
+	}
+	return out
+}
+
+// syncList compares the digest a lock reported in its status with its
+// door's desired list and sends the list (a full reload) when they differ;
+// a transfer of the same list already under way resumes at its chunk.
+func (s *lockSession) syncList(pr *lockmsg.Pairing, door string, held [lockmsg.DigestSize]byte, now time.Time) {
+	ls := s.l.opts.Lists
+	if ls == nil || door == "" {
+		return
+	}
+	ls.ListHeld(door, held, now)
+	version, data, ok := ls.DoorList(door)
+	if !ok || version == 0 || len(data) == 0 || len(data) > 0xffff*lockmsg.MaxChunkData {
+		// An empty list cannot be sent as chunks (docs/door-lists.md).
+		s.xfer = nil
+		return
+	}
+	want := lockmsg.ListDigest(data)
+	if want == held {
+		s.xfer = nil
+		return
+	}
+	if x := s.xfer; x != nil && x.chunks[0].Version == version && x.chunks[0].Digest == want {
+		s.sendChunk(pr)
+		return
+	}
+	s.xfer = &listTransfer{chunks: splitList(version, data)}
+	s.log.Info("sending lock list", slog.Uint64("version", uint64(version)), slog.Int("chunks", len(s.xfer.chunks)))
+	s.sendChunk(pr)
+}
+
+func (s *lockSession) sendChunk(pr *lockmsg.Pairing) {
+	x := s.xfer
+	if x == nil || x.next >= len(x.chunks) {
+		return
+	}
+	if _, err := s.send(pr, x.chunks[x.next]); err != nil {
+		s.log.Debug("list chunk not sent; resumes at the next wake", slog.Any(logErr, err))
+	}
+}
+
+// listAck takes a lock's answer to a chunk.
+func (s *lockSession) listAck(pr *lockmsg.Pairing, door string, m *lockmsg.ListAck, now time.Time) {
+	if ls := s.l.opts.Lists; ls != nil && door != "" {
+		ls.ListHeld(door, m.Digest, now)
+	}
+	x := s.xfer
+	if x == nil || m.Version != x.chunks[0].Version {
+		return
+	}
+	switch m.Status {
+	case lockmsg.ListChunkStored:
+		if int(m.Chunk) == x.next {
+			x.next++
+			s.sendChunk(pr)
+		}
+	case lockmsg.ListComplete:
+		s.xfer = nil
+		s.log.Info("lock list applied", slog.Uint64("version", uint64(m.Version)))
+	case lockmsg.ListOutOfOrder:
+		if int(m.Chunk) < len(x.chunks) {
+			x.next = int(m.Chunk)
+			s.sendChunk(pr)
+		}
+	case lockmsg.ListDigestMismatch:
+		if x.restarts++; x.restarts <= maxListRestarts {
+			x.next = 0
+			s.sendChunk(pr)
+			return
+		}
+		s.xfer = nil
+		s.log.Warn("lock refused its list: digest mismatch", slog.Uint64("version", uint64(m.Version)))
+	default: // too large, busy: the next status tries again
+		s.xfer = nil
+		s.log.Warn("lock did not take its list", slog.String("status", m.Status.String()))
+	}
+}

@@ -1,0 +1,96 @@
+package session_test
+
+import (
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/doorhub/doorhub/hub"
+	"github.com/doorhub/doorhub/radio/lockmsg"
+	"github.com/doorhub/doorhub/radio/sim"
+)
+
+// lists is a door's desired list, as the daemon's wiring would supply.
+type lists struct {
+	mu      sync.Mutex
+	version uint32
+	data    []byte
+	held    map[string][lockmsg.DigestSize]byte
+}
+
+func (l *lists) DoorList(string) (uint32, []byte, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.version, l.data, l.data != nil
+}
+
+func (l *lists) ListHeld(door string, d [lockmsg.DigestSize]byte, _ time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.held[door] = d
+}
+
+func (l *lists) heldAt(door string) [lockmsg.DigestSize]byte {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.held[door]
+}
+
+func (l *lists) set(version uint32, cards ...[]byte) []byte {
+	dl := &hub.DoorList{}
+	for _, c := range cards {
+		dl.Entries = append(dl.Entries, hub.ListEntry{Kind: hub.EntryKeycard, ID: c, Windows: []hub.ListWindow{{Start: 1}}})
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.version, l.data = version, dl.Encode()
+	return l.data
+}
+
+// TestListDeliveredAfterHeartbeat: a lock whose reported digest differs
+// from its door's list gets the list after its next status, decides from
+// it alone, and a lock that lost its list (reset) is reloaded.
+func TestListDeliveredAfterHeartbeat(t *testing.T) {
+	noLeaks(t)
+	r := newRig(t, 1, sim.Config{Heartbeat: 200 * time.Millisecond, AwakeWindow: 150 * time.Millisecond})
+	ls := &lists{held: map[string][lockmsg.DigestSize]byte{}}
+	// Over 208 bytes of entries: several chunks.
+	cards := [][]byte{}
+	for i := range 12 {
+		cards = append(cards, []byte{0xc0, 0xc0, 0xc0, byte(i), 1, 2, 3, 4, 5, 6, 7, 8, 9, 10})
+	}
+	data := ls.set(1, cards...)
+	if len(data) <= lockmsg.MaxChunkData {
+		t.Fatalf("list of %d bytes fits one chunk", len(data))
+	}
+	_ = r.locks.Close(t.Context())
+	r.opts.Lists = ls
+	r.open()
+	lk := r.pair(0, "lobby")
+	want := lockmsg.ListDigest(data)
+	waitFor(t, "the list at the lock", func() bool { v, d := lk.ListVersion(); return v == 1 && d == want })
+	waitFor(t, "the hub hearing the lock's digest", func() bool { return ls.heldAt("lobby") == want })
+
+	lk.Isolate(true)
+	if res := present(t, lk, sim.Credential{Card: cards[3]}); !res.Offline || !res.Allowed {
+		t.Fatalf("listed card alone: %+v", res)
+	}
+	if res := present(t, lk, sim.Credential{Card: []byte{9, 9, 9, 9}}); !res.Offline || res.Allowed || res.Reason != "unknown_credential" {
+		t.Fatalf("unlisted card alone: %+v", res)
+	}
+	lk.Isolate(false)
+
+	// Revoke card 3: version 2 without it reaches the lock.
+	data = ls.set(2, append(append([][]byte(nil), cards[:3]...), cards[4:]...)...)
+	want = lockmsg.ListDigest(data)
+	waitFor(t, "version 2 at the lock", func() bool { v, d := lk.ListVersion(); return v == 2 && d == want })
+	lk.Isolate(true)
+	if res := present(t, lk, sim.Credential{Card: cards[3]}); res.Allowed {
+		t.Fatalf("revoked card alone: %+v", res)
+	}
+	lk.Isolate(false)
+
+	// A lock that lost its list reports none and is reloaded.
+	lk.ResetList()
+	waitFor(t, "the reload", func() bool { v, d := lk.ListVersion(); return v == 2 && d == want })
+}
