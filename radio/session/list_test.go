@@ -7,6 +7,7 @@ import (
 
 	"github.com/doorhub/doorhub/hub"
 	"github.com/doorhub/doorhub/radio/lockmsg"
+	"github.com/doorhub/doorhub/radio/session"
 	"github.com/doorhub/doorhub/radio/sim"
 )
 
@@ -94,3 +95,6 @@ func TestListDeliveredAfterHeartbeat(t *testing.T) {
 	lk.ResetList()
 	waitFor(t, "the reload", func() bool { v, d := lk.ListVersion(); return v == 2 && d == want })
 }
+
+// The hub's door lists are what the daemon hands the sessions.
+var _ session.Lists = (*hub.DoorLists)(nil)

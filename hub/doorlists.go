@@ -1,0 +1,93 @@
+package hub
+
+import (
+	"sync"
+	"time"
+)
+
+// DoorLists keeps every door's desired lock list over a store and tracks
+// what each lock holds in a DoorSync. It is what the radio sessions ask for
+// a door's list and tell what a lock reported (radio/session.Lists), and
+// what pending reports read. Safe for concurrent use. Its state is in
+// memory: after a restart the versions start over, and each lock's next
+// status (its digest) says again what it holds.
+type DoorLists struct {
+	store interface{ View(fn func(c *Catalog)) }
+	now   func() time.Time
+
+	mu   sync.Mutex
+	sync *DoorSync
+}
+
+// NewDoorLists returns the door lists over the store; now is the hub's
+// clock (time.Now when nil).
+func NewDoorLists(store interface{ View(fn func(c *Catalog)) }, now func() time.Time) *DoorLists {
+	if now == nil {
+		now = time.Now
+	}
+	return &DoorLists{store: store, now: now, sync: NewDoorSync()}
+}
+
+// DoorList computes the door's desired list now and returns its version
+// and encoding; ok is false for an unknown door or an empty list.
+func (d *DoorLists) DoorList(door string) (version uint32, data []byte, ok bool) {
+	now := d.now()
+	var l *DoorList
+	var err error
+	d.store.View(func(c *Catalog) { l, err = DoorListOf(c, door, now) })
+	if err != nil {
+		return 0, nil, false
+	}
+	d.mu.Lock()
+	v := d.sync.Desire(l, now)
+	d.mu.Unlock()
+	if len(l.Entries) == 0 {
+		return 0, nil, false
+	}
+	return uint32(v), l.Encode(), true
+}
+
+// ListHeld records the digest (the radio's 8-byte prefix) of the list a
+// door's lock reports; all zero is no list.
+func (d *DoorLists) ListHeld(door string, digest [MinAckDigest]byte, at time.Time) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.sync.Ack(door, digest[:], at)
+}
+
+// Pending recomputes every door's desired list now, so that a change
+// counts as pending at a sleeping lock's door at once, and reports each
+// door's state with the overflow of its list.
+func (d *DoorLists) Pending() []DoorPendingReport {
+	now := d.now()
+	var lists []*DoorList
+	d.store.View(func(c *Catalog) {
+		for _, door := range c.Doors() {
+			if l, err := DoorListOf(c, door.ID, now); err == nil {
+				lists = append(lists, l)
+			}
+		}
+	})
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := make([]DoorPendingReport, 0, len(lists))
+	for _, l := range lists {
+		d.sync.Desire(l, now)
+		out = append(out, DoorPendingReport{DoorPending: d.sync.DoorPending(l.Door, now), Overflow: l.Overflow.Total()})
+	}
+	return out
+}
+
+// KeycardPending lists the doors where a keycard's change is pending.
+func (d *DoorLists) KeycardPending(cardID string) []string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.sync.KeycardPending(cardID, d.now())
+}
+
+// DoorPendingReport is a door's pending state with its list's overflow.
+type DoorPendingReport struct {
+	DoorPending
+	// Overflow: credentials left out of the list for capacity.
+	Overflow int `json:"overflow"`
+}
