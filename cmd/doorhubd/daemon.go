@@ -39,6 +39,8 @@ type Main struct {
 	Store  *badgerstore.Store
 	Clock  *hub.Clock
 	Engine *hub.Engine
+	// DoorLists: each door's lock list and what its lock holds.
+	DoorLists *hub.DoorLists
 	// Activity receives decisions and lock reports; openRadio makes one
 	// without an outbox when nothing set it before.
 	Activity *hub.ActivityLog
@@ -124,6 +126,7 @@ func (m *Main) Run(ctx context.Context) error {
 			Window: cfg.Keypad.LockoutWindow.Std(), Duration: cfg.Keypad.LockoutDuration.Std()},
 	})
 	m.Engine.OnError = func(err error) { m.Log.Error("decision state not persisted", slog.Any("err", err)) }
+	m.DoorLists = hub.NewDoorLists(store, func() time.Time { return m.Clock.Now().Time })
 
 	loopCtx, cancel := context.WithCancel(context.Background())
 	m.cancel = cancel

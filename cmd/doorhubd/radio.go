@@ -37,9 +37,13 @@ func (m *Main) openRadio() error {
 	if err != nil {
 		return fmt.Errorf("radio: %w", err)
 	}
+	var lists session.Lists
+	if m.DoorLists != nil {
+		lists = m.DoorLists
+	}
 	locks, err := session.Open(session.Options{
 		Transport: port, Decider: timedDecider{m.Engine, m.metrics()}, Clock: m.Clock, Store: session.NewKVStore(m.Store),
-		Activity: activitySink{m.Activity, m.Recent}, Logger: m.Log,
+		Activity: activitySink{m.Activity, m.Recent}, Logger: m.Log, Lists: lists,
 	})
 	if err != nil {
 		_ = port.Close(context.Background())
