@@ -31,25 +31,34 @@ func NewDoorLists(store interface{ View(fn func(c *Catalog)) }, now func() time.
 // DoorList computes the door's desired list now and returns its version
 // and encoding; ok is false for an unknown door or an empty list.
 func (d *DoorLists) DoorList(door string) (version uint32, data []byte, ok bool) {
-	now := d.now()
-	var l *DoorList
-	var err error
-	d.store.View(func(c *Catalog) { l, err = DoorListOf(c, door, now) })
-	if err != nil {
-		return 0, nil, false
-	}
-	d.mu.Lock()
-	v := d.sync.Desire(l, now)
-	d.mu.Unlock()
-	if len(l.Entries) == 0 {
+	l, v, err := d.desire(door, d.now())
+	if err != nil || len(l.Entries) == 0 {
 		return 0, nil, false
 	}
 	return uint32(v), l.Encode(), true
 }
 
+// desire computes the door's list at now and records it as desired.
+func (d *DoorLists) desire(door string, now time.Time) (*DoorList, uint64, error) {
+	var l *DoorList
+	var err error
+	d.store.View(func(c *Catalog) { l, err = DoorListOf(c, door, now) })
+	if err != nil {
+		return nil, 0, err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return l, d.sync.Desire(l, now), nil
+}
+
 // ListHeld records the digest (the radio's 8-byte prefix) of the list a
 // door's lock reports; all zero is no list.
+//
+// The desired list is computed first: after a hub restart (its versions
+// start over) a lock already holding the right list is current at once,
+// not taken for drifted.
 func (d *DoorLists) ListHeld(door string, digest [MinAckDigest]byte, at time.Time) {
+	_, _, _ = d.desire(door, d.now())
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.sync.Ack(door, digest[:], at)

@@ -46,4 +46,20 @@ func TestDoorListsPendingUntilLockReports(t *testing.T) {
 			t.Fatalf("revocation freshness %+v", p)
 		}
 	}
+
+	// The hub restarts; the lock, which took the new list, reports it:
+	// current at once, not drifted.
+	f.apply(card("c1c1c1c1", "ann", true))
+	_, data, ok = dl.DoorList("apt1")
+	if !ok {
+		t.Fatal("no list for apt1")
+	}
+	sum = sha256.Sum256(data)
+	restarted := hub.NewDoorLists(f.store, func() time.Time { return now })
+	restarted.ListHeld("apt1", [hub.MinAckDigest]byte(sum[:8]), now)
+	for _, p := range restarted.Pending() {
+		if p.Door == "apt1" && (!p.Current || p.Drift) {
+			t.Fatalf("after a restart %+v", p)
+		}
+	}
 }
