@@ -39,10 +39,14 @@ func (m *Main) openCloud() error {
 	}
 	m.Outbox = outbox
 	m.Activity = hub.NewActivityLog(outbox)
+	var reports cloudlink.Reports
+	if m.DoorLists != nil {
+		reports = doorReports{m}
+	}
 	client, err := cloudlink.NewClient(cloudlink.ClientOptions{
 		HubID: m.Config.HubID, Broker: c.Broker, CAFile: c.CAFile, CertFile: c.CertFile, KeyFile: c.KeyFile,
 		Keys: []ed25519.PublicKey{key}, Store: m.Store, Clock: m.Clock, Outbox: m.remoteUnlocksSeen(outbox), State: outbox,
-		Unlocker: remoteUnlocker{m}, Software: hub.Version, Logger: m.Log,
+		Unlocker: remoteUnlocker{m}, Software: hub.Version, Logger: m.Log, Reports: reports,
 	})
 	if err != nil {
 		return fmt.Errorf("cloud: %w", err)
