@@ -15,8 +15,18 @@ type DoorLists struct {
 	store interface{ View(fn func(c *Catalog)) }
 	now   func() time.Time
 
-	mu   sync.Mutex
-	sync *DoorSync
+	mu       sync.Mutex
+	sync     *DoorSync
+	onChange func()
+}
+
+// OnChange sets fn to hear, after the fact and outside any lock, that a
+// lock's report changed its door's state (acknowledged a version, caught
+// up, drifted): the daemon publishes its pending report then.
+func (d *DoorLists) OnChange(fn func()) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.onChange = fn
 }
 
 // NewDoorLists returns the door lists over the store; now is the hub's
@@ -58,10 +68,17 @@ func (d *DoorLists) desire(door string, now time.Time) (*DoorList, uint64, error
 // start over) a lock already holding the right list is current at once,
 // not taken for drifted.
 func (d *DoorLists) ListHeld(door string, digest [MinAckDigest]byte, at time.Time) {
-	_, _, _ = d.desire(door, d.now())
+	now := d.now()
+	_, _, _ = d.desire(door, now)
 	d.mu.Lock()
-	defer d.mu.Unlock()
+	before := d.sync.DoorPending(door, now)
 	d.sync.Ack(door, digest[:], at)
+	after := d.sync.DoorPending(door, now)
+	fn := d.onChange
+	d.mu.Unlock()
+	if fn != nil && (before.AckedVersion != after.AckedVersion || before.Current != after.Current || before.Drift != after.Drift) {
+		fn()
+	}
 }
 
 // Pending recomputes every door's desired list now, so that a change

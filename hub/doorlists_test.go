@@ -13,6 +13,8 @@ func TestDoorListsPendingUntilLockReports(t *testing.T) {
 	f.apply(person("ann", false), grant("g1", "ann", "unit1"), card("c0c0c0c0", "ann", true))
 	now := t0
 	dl := hub.NewDoorLists(f.store, func() time.Time { return now })
+	changes := 0
+	dl.OnChange(func() { changes++ })
 	version, data, ok := dl.DoorList("apt1")
 	if !ok || version != 1 || len(data) == 0 {
 		t.Fatalf("apt1 list: %d %d %v", version, len(data), ok)
@@ -27,6 +29,10 @@ func TestDoorListsPendingUntilLockReports(t *testing.T) {
 	dl.ListHeld("apt1", [hub.MinAckDigest]byte(sum[:8]), now)
 	if got := dl.KeycardPending("c0c0c0c0"); len(got) != 0 {
 		t.Fatalf("pending at %v after the lock reported the list", got)
+	}
+	dl.ListHeld("apt1", [hub.MinAckDigest]byte(sum[:8]), now) // the same again: no change
+	if changes != 1 {
+		t.Fatalf("%d changes heard, want 1", changes)
 	}
 	// The card is lost; the lock sleeps. Pending reads the change at once.
 	f.apply(card("c0c0c0c0", "ann", false))

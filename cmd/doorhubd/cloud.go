@@ -55,6 +55,9 @@ func (m *Main) openCloud() error {
 		return fmt.Errorf("cloud: %w", err)
 	}
 	m.Cloud = client
+	if m.DoorLists != nil {
+		m.DoorLists.OnChange(client.PublishReports)
+	}
 	return nil
 }
 
