@@ -7,6 +7,7 @@ import (
 
 	"github.com/doorhub/doorhub/hub"
 	"github.com/doorhub/doorhub/radio/lockmsg"
+	"github.com/doorhub/doorhub/radio/radiotest"
 	"github.com/doorhub/doorhub/radio/session"
 	"github.com/doorhub/doorhub/radio/sim"
 )
@@ -98,3 +99,53 @@ func TestListDeliveredAfterHeartbeat(t *testing.T) {
 
 // The hub's door lists are what the daemon hands the sessions.
 var _ session.Lists = (*hub.DoorLists)(nil)
+
+// TestRevokeWhileTheLockSleeps is issue 6's scenario over the hub's own
+// door lists: a keycard revoked while the lock sleeps is pending at its
+// door until the lock's next wake, then applied; with the hub unplugged
+// afterwards the lock alone denies the card.
+func TestRevokeWhileTheLockSleeps(t *testing.T) {
+	noLeaks(t)
+	r := newRig(t, 1, sim.Config{Heartbeat: 300 * time.Millisecond, AwakeWindow: 100 * time.Millisecond})
+	dl := hub.NewDoorLists(r.store, nil)
+	_ = r.locks.Close(t.Context())
+	r.opts.Lists = dl
+	r.open()
+	lk := r.pair(0, radiotest.Lobby)
+	card := sim.Credential{Card: radiotest.CardBytes(radiotest.Card)}
+	waitFor(t, "the lobby's list at the lock", func() bool {
+		v, _ := lk.ListVersion()
+		return v > 0 && len(dl.KeycardPending(radiotest.Card)) == 0
+	})
+	lk.Isolate(true)
+	if res := present(t, lk, card); !res.Offline || !res.Allowed {
+		t.Fatalf("the lock alone before the revocation: %+v", res)
+	}
+	lk.Isolate(false)
+
+	// Revoke the card: pending at the lobby at once, the lock still
+	// holding the card.
+	var kc hub.Keycard
+	r.store.View(func(c *hub.Catalog) { kc = *c.Keycard(radiotest.Card) })
+	kc.Active = false
+	if err := r.store.Apply(t.Context(), &hub.Batch{Site: radiotest.SiteID, Base: r.store.Version(), Version: r.store.Version() + 1,
+		IssuedAt: time.Now(), Ops: []hub.Op{{Type: hub.OpPutKeycard, Keycard: &kc}}}); err != nil {
+		t.Fatal(err)
+	}
+	pendingAtLobby := func() bool {
+		for _, p := range dl.Pending() {
+			if p.Door == radiotest.Lobby {
+				return !p.Current
+			}
+		}
+		return false
+	}
+	if !pendingAtLobby() {
+		t.Fatal("the revocation is not pending at the lobby")
+	}
+	waitFor(t, "the revocation applied at the next wake", func() bool { return !pendingAtLobby() })
+	lk.Isolate(true)
+	if res := present(t, lk, card); !res.Offline || res.Allowed {
+		t.Fatalf("the lock alone after the revocation: %+v", res)
+	}
+}

@@ -67,6 +67,7 @@ type rig struct {
 	line     *linktest.Line
 	phone    ed25519.PrivateKey
 	opts     session.Options
+	store    *hub.MemStore
 }
 
 func noLeaks(t *testing.T) {
@@ -97,7 +98,7 @@ func newRig(t *testing.T, n int, cfg sim.Config) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &rig{t: t, activity: &activity{}, kv: &session.MemoryKV{}, phone: priv}
+	r := &rig{t: t, activity: &activity{}, kv: &session.MemoryKV{}, phone: priv, store: store}
 	r.line = linktest.NewLine(linktest.Faults{}, linktest.Faults{}, 1)
 	t.Cleanup(r.line.Close)
 	r.hubLink, err = link.Open(context.Background(), r.line.A(), fastLink)
