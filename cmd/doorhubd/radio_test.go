@@ -81,19 +81,7 @@ func newDaemonRig(t *testing.T, locks int) *daemonRig {
 		t.Fatal(err)
 	}
 
-	s, err := sim.New(sim.Config{Locks: locks, Heartbeat: time.Second, HelloRetry: 100 * time.Millisecond,
-		DecisionTimeout: 3 * time.Second, Logger: slog.New(slog.DiscardHandler),
-		Link: link.Config{Logger: slog.New(slog.DiscardHandler)}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Close)
-	plug, err := sim.NewPlug(s, filepath.Join(dir, "radio"))
-	if err != nil {
-		t.Skipf("no pseudo-terminal: %v", err)
-	}
-	t.Cleanup(plug.Close)
-	s.Start()
+	s, plug := startSim(t, dir, locks)
 
 	token := "e2e-token"
 	if err := os.WriteFile(filepath.Join(dir, "token"), []byte(token+"\n"), 0o600); err != nil {
@@ -269,4 +257,25 @@ func TestPairingSurvivesARestart(t *testing.T) {
 	if res := presentAt(t, lk, card); !res.Allowed || res.Offline {
 		t.Errorf("after a restart: %+v", res)
 	}
+}
+
+// startSim starts simulated locks behind a pseudo-terminal linked at
+// dir/radio, quick to say hello and to time out; it skips the test where
+// no pseudo-terminal can be had.
+func startSim(t *testing.T, dir string, locks int) (*sim.Sim, *sim.Plug) {
+	t.Helper()
+	s, err := sim.New(sim.Config{Locks: locks, Heartbeat: time.Second, HelloRetry: 100 * time.Millisecond,
+		DecisionTimeout: 3 * time.Second, Logger: slog.New(slog.DiscardHandler),
+		Link: link.Config{Logger: slog.New(slog.DiscardHandler)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	plug, err := sim.NewPlug(s, filepath.Join(dir, "radio"))
+	if err != nil {
+		t.Skipf("no pseudo-terminal: %v", err)
+	}
+	t.Cleanup(plug.Close)
+	s.Start()
+	return s, plug
 }

@@ -19,7 +19,6 @@ import (
 	"github.com/doorhub/doorhub/cloudlink/controlplane"
 	"github.com/doorhub/doorhub/hub"
 	"github.com/doorhub/doorhub/hub/status"
-	"github.com/doorhub/doorhub/radio/link"
 	"github.com/doorhub/doorhub/radio/sim"
 )
 
@@ -84,19 +83,7 @@ func newSeedRig(t *testing.T) *seedRig {
 	r.do("key/create", console.KeyCreate{Name: "Building", Doors: []string{"Lobby"}})
 	r.do("key/create", console.KeyCreate{Name: "Apt 4B", Doors: []string{"Apt 4B", "Lobby"}})
 
-	s, err := sim.New(sim.Config{Locks: 2, Heartbeat: time.Second, HelloRetry: 100 * time.Millisecond,
-		DecisionTimeout: 3 * time.Second, Logger: slog.New(slog.DiscardHandler),
-		Link: link.Config{Logger: slog.New(slog.DiscardHandler)}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Close)
-	plug, err := sim.NewPlug(s, filepath.Join(dir, "radio"))
-	if err != nil {
-		t.Skipf("no pseudo-terminal: %v", err)
-	}
-	t.Cleanup(plug.Close)
-	s.Start()
+	s, plug := startSim(t, dir, 2)
 
 	// The hub's config is `hub add`'s output, with the test's paths.
 	var hc controlplane.HubConfig
