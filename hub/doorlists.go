@@ -9,8 +9,9 @@ import (
 // what each lock holds in a DoorSync. It is what the radio sessions ask for
 // a door's list and tell what a lock reported (radio/session.Lists), and
 // what pending reports read. Safe for concurrent use. Its state is in
-// memory: after a restart the versions start over, and each lock's next
-// status (its digest) says again what it holds.
+// memory unless Persist gave it a store: then versions, each lock's
+// acknowledged list, revocation ages and deliveries under way survive a
+// restart.
 type DoorLists struct {
 	store interface{ View(fn func(c *Catalog)) }
 	now   func() time.Time
@@ -18,6 +19,9 @@ type DoorLists struct {
 	mu       sync.Mutex
 	sync     *DoorSync
 	onChange func()
+	onError  func(error)
+	kv       ValueStore // nil: in memory only
+	saved    map[string]savedDoor
 }
 
 // OnChange sets fn to hear, after the fact and outside any lock, that a
@@ -58,7 +62,9 @@ func (d *DoorLists) desire(door string, now time.Time) (*DoorList, uint64, error
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return l, d.sync.Desire(l, now), nil
+	v := d.sync.Desire(l, now)
+	d.save(door)
+	return l, v, nil
 }
 
 // ListHeld records the digest (the radio's 8-byte prefix) of the list a
@@ -73,6 +79,7 @@ func (d *DoorLists) ListHeld(door string, digest [MinAckDigest]byte, at time.Tim
 	d.mu.Lock()
 	before := d.sync.DoorPending(door, now)
 	d.sync.Ack(door, digest[:], at)
+	d.save(door)
 	after := d.sync.DoorPending(door, now)
 	fn := d.onChange
 	d.mu.Unlock()
@@ -99,13 +106,16 @@ func (d *DoorLists) Pending() []DoorPendingReport {
 	out := make([]DoorPendingReport, 0, len(lists))
 	for _, l := range lists {
 		d.sync.Desire(l, now)
+		d.save(l.Door)
 		out = append(out, DoorPendingReport{DoorPending: d.sync.DoorPending(l.Door, now), Overflow: l.Overflow.Total()})
 	}
 	return out
 }
 
-// KeycardPending lists the doors where a keycard's change is pending.
+// KeycardPending lists the doors where a keycard's change is pending,
+// after computing every door's desired list now (as Pending).
 func (d *DoorLists) KeycardPending(cardID string) []string {
+	d.Pending()
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return d.sync.KeycardPending(cardID, d.now())

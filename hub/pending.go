@@ -75,14 +75,24 @@ func (s *DoorSync) door(id string) *doorSync {
 // the next version. It returns the desired version.
 func (s *DoorSync) Desire(l *DoorList, at time.Time) uint64 {
 	d := s.door(l.Door)
+	entries := func() map[entryKey][]ListWindow {
+		m := make(map[entryKey][]ListWindow, len(l.Entries))
+		for _, e := range l.Entries {
+			m[entryKey{e.Kind, string(e.ID)}] = e.Windows
+		}
+		return m
+	}
 	if l.Digest == d.desired.digest {
+		if d.desired.entries == nil {
+			// Restored after a restart: the same list, computed again.
+			d.desired.entries = entries()
+			d.refresh(at)
+		}
 		return d.desired.version
 	}
-	entries := make(map[entryKey][]ListWindow, len(l.Entries))
-	for _, e := range l.Entries {
-		entries[entryKey{e.Kind, string(e.ID)}] = e.Windows
-	}
-	if d.desired.version > d.acked.version {
+	// A restored desired list whose entries are not known any more is not
+	// remembered: a lock acknowledging it is taken for drifted.
+	if d.desired.version > d.acked.version && d.desired.entries != nil {
 		d.between = append(d.between, d.desired)
 		if len(d.between) > maxBetween {
 			// A lock acknowledging a version this old is treated as
@@ -90,7 +100,7 @@ func (s *DoorSync) Desire(l *DoorList, at time.Time) uint64 {
 			d.between = d.between[1:]
 		}
 	}
-	d.desired = issued{version: d.desired.version + 1, digest: l.Digest, entries: entries}
+	d.desired = issued{version: d.desired.version + 1, digest: l.Digest, entries: entries()}
 	d.refresh(at)
 	return d.desired.version
 }
@@ -234,6 +244,9 @@ func (s *DoorSync) CredentialPending(kind EntryKind, id []byte, now time.Time) [
 	from := ceilSeconds(now)
 	var out []string
 	for door, d := range s.doors {
+		if d.desired.entries == nil {
+			continue // restored and not computed again: not a door of the catalog
+		}
 		want, held := d.desired.entries[k], d.acked.entries[k]
 		if d.drift || admitsBeyond(want, held, from) || admitsBeyond(held, want, from) {
 			out = append(out, door)

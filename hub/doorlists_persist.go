@@ -1,0 +1,270 @@
+package hub
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+)
+
+// ValueStore is a small durable key/value store: SetValue is on disk when
+// it returns. hub/badgerstore's Store is one (its named values). The door
+// lists keep their per-door state in it so a hub restart resumes where it
+// stopped (docs/door-lists.md, "What survives a restart").
+type ValueStore interface {
+	Value(key string) ([]byte, error) // nil, nil when absent
+	SetValue(key string, value []byte) error
+	DeleteValue(key string) error
+	Values(prefix string) (map[string][]byte, error)
+}
+
+// The door lists' keys in a ValueStore, per door:
+//
+//	doorsync/state/<door>    JSON: desired and acknowledged version and digest, drift
+//	doorsync/acked/<door>    the acknowledged list, encoded (docs/door-lists.md)
+//	doorsync/revoked/<door>  since when each revocation is pending: kind(1) | id length(1) | id | Unix nanoseconds(8)
+//	doorsync/xfer/<door>     the delivery under way: version(4) | digest(8) | next chunk(4)
+//
+// The acknowledged list is written before the state naming its digest; a
+// state whose acknowledged digest does not match the stored list (a crash
+// between the two writes) is restored as drifted: nothing is assumed about
+// that lock's list until it reports again.
+const (
+	kvSyncState   = "doorsync/state/"
+	kvSyncAcked   = "doorsync/acked/"
+	kvSyncRevoked = "doorsync/revoked/"
+	kvSyncXfer    = "doorsync/xfer/"
+)
+
+type doorStateJSON struct {
+	DesiredVersion uint64 `json:"desired_version"`
+	DesiredDigest  string `json:"desired_digest"`
+	AckedVersion   uint64 `json:"acked_version"`
+	AckedDigest    string `json:"acked_digest"`
+	Drift          bool   `json:"drift,omitempty"`
+}
+
+// savedDoor is what was last written for a door, so only what changed is
+// written again.
+type savedDoor struct {
+	state      []byte
+	ackedDig   [sha256.Size]byte
+	ackedKnown bool
+	revoked    []byte
+}
+
+func (d *doorSync) stateBytes() []byte {
+	b, _ := json.Marshal(doorStateJSON{
+		DesiredVersion: d.desired.version, DesiredDigest: hex.EncodeToString(d.desired.digest[:]),
+		AckedVersion: d.acked.version, AckedDigest: hex.EncodeToString(d.acked.digest[:]), Drift: d.drift,
+	})
+	return b
+}
+
+func (d *doorSync) revokedBytes() []byte {
+	var b []byte
+	for _, k := range sortedEntryKeys(d.revokedSince) {
+		b = append(b, byte(k.kind), byte(len(k.id)))
+		b = append(b, k.id...)
+		b = binary.BigEndian.AppendUint64(b, uint64(d.revokedSince[k].UnixNano()))
+	}
+	return b
+}
+
+// encodeIssued is an issued list's encoding, in (kind, id) order.
+func encodeIssued(v issued) []byte {
+	keys := sortedEntryKeys(v.entries)
+	l := DoorList{Entries: make([]ListEntry, 0, len(keys))}
+	for _, k := range keys {
+		l.Entries = append(l.Entries, ListEntry{Kind: k.kind, ID: []byte(k.id), Windows: v.entries[k]})
+	}
+	return l.Encode()
+}
+
+// restoreDoor rebuilds a door's state from its stored values. The desired
+// list's entries are not stored: they are computed again from the catalog
+// (Desire fills them when the digest is the same; another digest becomes
+// the next version).
+func (s *DoorSync) restoreDoor(door string, state, acked, revoked []byte) error {
+	var j doorStateJSON
+	if err := json.Unmarshal(state, &j); err != nil {
+		return fmt.Errorf("hub: door sync state of %q: %w", door, err)
+	}
+	dd, err1 := hex.DecodeString(j.DesiredDigest)
+	ad, err2 := hex.DecodeString(j.AckedDigest)
+	if err1 != nil || err2 != nil || len(dd) != sha256.Size || len(ad) != sha256.Size {
+		return fmt.Errorf("hub: door sync state of %q: bad digest", door)
+	}
+	d := s.door(door)
+	d.desired = issued{version: j.DesiredVersion, digest: [sha256.Size]byte(dd)} // entries nil: from the catalog
+	d.acked = issued{version: j.AckedVersion, digest: [sha256.Size]byte(ad), entries: map[entryKey][]ListWindow{}}
+	d.drift = j.Drift
+	entries, err := DecodeList(acked)
+	if err != nil || ListDigest(acked) != d.acked.digest {
+		// The acknowledged list is not the one the state names: unknown.
+		d.drift = true
+	} else {
+		for _, e := range entries {
+			d.acked.entries[entryKey{e.Kind, string(e.ID)}] = e.Windows
+		}
+	}
+	d.revokedSince = map[entryKey]time.Time{}
+	for b := revoked; len(b) >= 2; {
+		n := int(b[1])
+		if len(b) < 2+n+8 {
+			break
+		}
+		k := entryKey{EntryKind(b[0]), string(b[2 : 2+n])}
+		since := time.Unix(0, int64(binary.BigEndian.Uint64(b[2+n:])))
+		if _, ok := d.acked.entries[k]; ok {
+			d.revokedSince[k] = since
+		}
+		b = b[2+n+8:]
+	}
+	return nil
+}
+
+// Persist loads the door lists' state from kv and keeps it there from now
+// on: versions go on from where they were, each lock's acknowledged list
+// and the moment each revocation became pending survive a restart, and a
+// delivery interrupted by the restart resumes at its chunk
+// (ListProgress). Call it once, before the door lists are used. A door
+// whose stored state cannot be read is taken for drifted (reloaded at its
+// lock's next wake), never for current.
+func (d *DoorLists) Persist(kv ValueStore) error {
+	states, err := kv.Values(kvSyncState)
+	if err != nil {
+		return err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.kv = kv
+	d.saved = map[string]savedDoor{}
+	for key, state := range states {
+		door := strings.TrimPrefix(key, kvSyncState)
+		acked, err := kv.Value(kvSyncAcked + door)
+		if err != nil {
+			return err
+		}
+		revoked, err := kv.Value(kvSyncRevoked + door)
+		if err != nil {
+			return err
+		}
+		if err := d.sync.restoreDoor(door, state, acked, revoked); err != nil {
+			d.sync.door(door).drift = true
+			d.fail(err)
+		}
+		d.saved[door] = savedDoor{state: state, ackedDig: ListDigest(acked), ackedKnown: acked != nil, revoked: revoked}
+	}
+	return nil
+}
+
+// save writes what changed of a door's state. Called with d.mu held, after
+// every change, so what is on disk is never ahead of what the hub knows;
+// a failed write leaves the stored state older, which a restart reads as
+// more pending, never less.
+func (d *DoorLists) save(door string) {
+	if d.kv == nil {
+		return
+	}
+	ds := d.sync.doors[door]
+	if ds == nil {
+		return
+	}
+	prev := d.saved[door]
+	if !prev.ackedKnown || prev.ackedDig != ds.acked.digest {
+		enc := encodeIssued(ds.acked)
+		if ListDigest(enc) == ds.acked.digest {
+			if err := d.kv.SetValue(kvSyncAcked+door, enc); err != nil {
+				d.fail(err)
+				return
+			}
+			prev.ackedDig, prev.ackedKnown = ds.acked.digest, true
+		}
+	}
+	// Nothing stored reads as no revocation pending.
+	if rb := ds.revokedBytes(); !bytes.Equal(rb, prev.revoked) {
+		if err := d.kv.SetValue(kvSyncRevoked+door, rb); err != nil {
+			d.fail(err)
+			return
+		}
+		prev.revoked = rb
+	}
+	if sb := ds.stateBytes(); !bytes.Equal(sb, prev.state) {
+		if err := d.kv.SetValue(kvSyncState+door, sb); err != nil {
+			d.fail(err)
+			return
+		}
+		prev.state = sb
+	}
+	d.saved[door] = prev
+}
+
+// OnError sets fn to hear state that could not be persisted.
+func (d *DoorLists) OnError(fn func(error)) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.onError = fn
+}
+
+func (d *DoorLists) fail(err error) {
+	if d.onError != nil {
+		d.onError(err)
+	}
+}
+
+// ListProgress returns the chunk a delivery of the door's list (by its
+// version and the radio's digest) stopped at before a hub restart; 0 when
+// none is known. radio/session resumes there; a lock that lost its partial
+// list answers out_of_order naming chunk 0, and the delivery starts over.
+func (d *DoorLists) ListProgress(door string, version uint32, digest [MinAckDigest]byte) int {
+	d.mu.Lock()
+	kv := d.kv
+	d.mu.Unlock()
+	if kv == nil {
+		return 0
+	}
+	b, err := kv.Value(kvSyncXfer + door)
+	if err != nil || len(b) != 16 || binary.BigEndian.Uint32(b) != version || !bytes.Equal(b[4:12], digest[:]) {
+		return 0
+	}
+	return int(binary.BigEndian.Uint32(b[12:]))
+}
+
+// ListProgressed records that a delivery of the door's list got to chunk
+// next (the lock stored every chunk before it).
+func (d *DoorLists) ListProgressed(door string, version uint32, digest [MinAckDigest]byte, next int) {
+	d.mu.Lock()
+	kv := d.kv
+	d.mu.Unlock()
+	if kv == nil {
+		return
+	}
+	b := binary.BigEndian.AppendUint32(nil, version)
+	b = append(b, digest[:]...)
+	b = binary.BigEndian.AppendUint32(b, uint32(next))
+	if err := kv.SetValue(kvSyncXfer+door, b); err != nil {
+		d.mu.Lock()
+		d.fail(err)
+		d.mu.Unlock()
+	}
+}
+
+func sortedEntryKeys[V any](m map[entryKey]V) []entryKey {
+	keys := make([]entryKey, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if keys[i].kind != keys[j].kind {
+			return keys[i].kind < keys[j].kind
+		}
+		return keys[i].id < keys[j].id
+	})
+	return keys
+}

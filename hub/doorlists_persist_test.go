@@ -1,0 +1,168 @@
+package hub_test
+
+import (
+	"crypto/sha256"
+	"maps"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/doorhub/doorhub/hub"
+)
+
+// memValues is a ValueStore in memory, as hub/badgerstore's named values.
+type memValues struct {
+	mu sync.Mutex
+	m  map[string][]byte
+}
+
+var _ hub.ValueStore = (*memValues)(nil)
+
+func (v *memValues) Value(k string) ([]byte, error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.m[k], nil
+}
+
+func (v *memValues) SetValue(k string, b []byte) error {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.m == nil {
+		v.m = map[string][]byte{}
+	}
+	v.m[k] = append([]byte(nil), b...)
+	return nil
+}
+
+func (v *memValues) DeleteValue(k string) error {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	delete(v.m, k)
+	return nil
+}
+
+func (v *memValues) Values(prefix string) (map[string][]byte, error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	out := map[string][]byte{}
+	for k, b := range maps.Clone(v.m) {
+		if strings.HasPrefix(k, prefix) {
+			out[k] = b
+		}
+	}
+	return out, nil
+}
+
+func doorReport(t *testing.T, dl *hub.DoorLists, door string) hub.DoorPendingReport {
+	t.Helper()
+	for _, p := range dl.Pending() {
+		if p.Door == door {
+			return p
+		}
+	}
+	t.Fatalf("no report for %s", door)
+	return hub.DoorPendingReport{}
+}
+
+func ack(dl *hub.DoorLists, door string, data []byte, at time.Time) {
+	sum := sha256.Sum256(data)
+	dl.ListHeld(door, [hub.MinAckDigest]byte(sum[:8]), at)
+}
+
+// TestDoorListsPersistAcrossRestart: versions go on, the acknowledged
+// list is known (a current lock stays current, a behind one is behind
+// without its lock reporting), and revocation freshness keeps its age.
+func TestDoorListsPersistAcrossRestart(t *testing.T) {
+	f := newFixture(t, hub.EngineOptions{})
+	f.apply(person("ann", false), grant("g1", "ann", "unit1"), card("c0c0c0c0", "ann", true), card("c1c1c1c1", "ann", true))
+	now := t0
+	clock := func() time.Time { return now }
+	kv := &memValues{}
+	open := func() *hub.DoorLists {
+		dl := hub.NewDoorLists(f.store, clock)
+		dl.OnError(func(err error) { t.Errorf("persist: %v", err) })
+		if err := dl.Persist(kv); err != nil {
+			t.Fatal(err)
+		}
+		return dl
+	}
+	dl := open()
+	v1, data1, _ := dl.DoorList("apt1")
+	ack(dl, "apt1", data1, now)
+	if p := doorReport(t, dl, "apt1"); !p.Current || p.AckedVersion != uint64(v1) {
+		t.Fatalf("before the restart %+v", p)
+	}
+
+	// Restart: the lock has not spoken yet, and is current.
+	dl = open()
+	if p := doorReport(t, dl, "apt1"); !p.Current || p.DesiredVersion != uint64(v1) || p.Drift {
+		t.Fatalf("after a restart, before the lock spoke: %+v", p)
+	}
+
+	// Revoke one card at +1h; the lock sleeps; restart at +3h.
+	f.apply(card("c0c0c0c0", "ann", false))
+	now = t0.Add(time.Hour)
+	if p := doorReport(t, dl, "apt1"); p.Current || p.Revocations != 1 {
+		t.Fatalf("revocation %+v", p)
+	}
+	now = t0.Add(3 * time.Hour)
+	dl = open()
+	p := doorReport(t, dl, "apt1")
+	if p.Current || p.Revocations != 1 || p.RevocationAge != 2*time.Hour || p.DesiredVersion != uint64(v1)+1 || p.AckedVersion != uint64(v1) {
+		t.Fatalf("after a restart, the revocation pending: %+v", p)
+	}
+	if got := dl.KeycardPending("c0c0c0c0"); len(got) != 1 || got[0] != "apt1" {
+		t.Fatalf("keycard pending at %v", got)
+	}
+	v2, data2, _ := dl.DoorList("apt1")
+	if v2 != v1+1 {
+		t.Fatalf("version %d after %d: versions started over", v2, v1)
+	}
+	// The lock had the old list (an older digest): still behind, not drift.
+	ack(dl, "apt1", data1, now)
+	if p := doorReport(t, dl, "apt1"); p.Current || p.Drift {
+		t.Fatalf("old list reported: %+v", p)
+	}
+	ack(dl, "apt1", data2, now)
+	dl = open()
+	if p := doorReport(t, dl, "apt1"); !p.Current || p.Revocations != 0 || p.AckedVersion != uint64(v2) {
+		t.Fatalf("applied, after a restart: %+v", p)
+	}
+
+	// A crash between writing the list and the state naming it: the
+	// stored list is not the one named, so the door is drifted, never
+	// current.
+	_ = kv.SetValue("doorsync/acked/apt1", data1)
+	dl = open()
+	if p := doorReport(t, dl, "apt1"); p.Current || !p.Drift {
+		t.Fatalf("torn state restored as %+v", p)
+	}
+}
+
+
+// TestListProgressSurvivesRestart: a delivery's chunk is kept per door,
+// for that version and digest only.
+func TestListProgressSurvivesRestart(t *testing.T) {
+	f := newFixture(t, hub.EngineOptions{})
+	kv := &memValues{}
+	dl := hub.NewDoorLists(f.store, nil)
+	if err := dl.Persist(kv); err != nil {
+		t.Fatal(err)
+	}
+	d := [hub.MinAckDigest]byte{1, 2, 3, 4, 5, 6, 7, 8}
+	dl.ListProgressed("apt1", 7, d, 12)
+	dl = hub.NewDoorLists(f.store, nil)
+	if err := dl.Persist(kv); err != nil {
+		t.Fatal(err)
+	}
+	if got := dl.ListProgress("apt1", 7, d); got != 12 {
+		t.Fatalf("progress %d", got)
+	}
+	if got := dl.ListProgress("apt1", 8, d); got != 0 {
+		t.Fatalf("another version's progress %d", got)
+	}
+	if got := dl.ListProgress("apt1", 7, [hub.MinAckDigest]byte{}); got != 0 {
+		t.Fatalf("another digest's progress %d", got)
+	}
+}
