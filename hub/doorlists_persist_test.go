@@ -140,7 +140,6 @@ func TestDoorListsPersistAcrossRestart(t *testing.T) {
 	}
 }
 
-
 // TestListProgressSurvivesRestart: a delivery's chunk is kept per door,
 // for that version and digest only.
 func TestListProgressSurvivesRestart(t *testing.T) {
