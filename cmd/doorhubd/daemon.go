@@ -127,6 +127,10 @@ func (m *Main) Run(ctx context.Context) error {
 	})
 	m.Engine.OnError = func(err error) { m.Log.Error("decision state not persisted", slog.Any("err", err)) }
 	m.DoorLists = hub.NewDoorLists(store, func() time.Time { return m.Clock.Now().Time })
+	m.DoorLists.OnError(func(err error) { m.Log.Error("door list state not persisted", slog.Any("err", err)) })
+	if err := m.DoorLists.Persist(store); err != nil {
+		return fmt.Errorf("door lists: %w", err)
+	}
 
 	loopCtx, cancel := context.WithCancel(context.Background())
 	m.cancel = cancel
