@@ -5,7 +5,6 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -14,7 +13,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -127,12 +125,11 @@ func newRoot(stdout, stderr io.Writer, environ []string) *cobra.Command {
 			return json.NewEncoder(stdout).Encode(out)
 		}
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "DOOR\tLOCK\tLAST SEEN\tBATTERY\tRSSI\tSTATE\tNEEDS")
+		fmt.Fprintln(tw, "DOOR\tLOCK\tLAST SEEN\tLIST\tREVOCATIONS\tBATTERY\tRSSI\tSTATE\tNEEDS")
 		const rssiUnknown = -128
 		// What needs attention first.
 		now := time.Now()
-		rank := func(d status.Door) int { r, _ := status.Attention(d, now); return r }
-		slices.SortStableFunc(out.Doors, func(a, b status.Door) int { return cmp.Compare(rank(b), rank(a)) })
+		status.ByAttention(out.Doors, now)
 		for _, d := range out.Doors {
 			_, why := status.Attention(d, now)
 			needs := strings.Join(why, "; ")
@@ -156,7 +153,14 @@ func newRoot(stdout, stderr io.Writer, environ []string) *cobra.Command {
 			if !d.Known {
 				name += " (not in site)"
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", name, lk, seen, battery, rssi, d.DoorState, needs)
+			list, revs := listState(d), "-"
+			switch {
+			case d.PendingRevocations > 0:
+				revs = fmt.Sprintf("%d, oldest %s", d.PendingRevocations, now.Sub(d.OldestRevocation).Round(time.Second))
+			case d.Known:
+				revs = "none"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", name, lk, seen, list, revs, battery, rssi, dash(d.DoorState), needs)
 		}
 		return tw.Flush()
 	}
@@ -238,4 +242,27 @@ func (c *apiClient) do(ctx context.Context, method, path string, in, out any) er
 		return fmt.Errorf("doorhubd: %s", resp.Status)
 	}
 	return json.Unmarshal(b, out)
+}
+
+// listState is a door's access list in a few words: current, drifted or
+// what is pending, its digest, and the overflow.
+func listState(d status.Door) string {
+	var s string
+	switch {
+	case d.ListDrift:
+		s = "drifted"
+	case d.ListCurrent:
+		s = "current"
+	case d.ListDigest != "":
+		s = fmt.Sprintf("%d pending", d.PendingChanges)
+	default:
+		return "-"
+	}
+	if d.ListDigest != "" {
+		s += " " + d.ListDigest
+	}
+	if d.Overflow > 0 {
+		s += fmt.Sprintf(", %d left out", d.Overflow)
+	}
+	return s
 }

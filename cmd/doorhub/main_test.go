@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/doorhub/doorhub/hub/status"
 )
@@ -35,7 +36,11 @@ func serve(t *testing.T, socket bool) (cfgPath string, p *pairer) {
 	p = &pairer{}
 	s, err := status.Open(status.Options{Listen: "127.0.0.1:0", Socket: sock, TokenFile: token, Pairer: p,
 		Doors: func() []status.Door {
-			return []status.Door{{Door: "lobby", Known: true, Lock: "0000a1b2", BatteryPercent: 90}}
+			return []status.Door{{Door: "lobby", Known: true, Lock: "0000a1b2", BatteryPercent: 90},
+				{Door: "apt-4b", Known: true, Lock: "0000a1b3", BatteryPercent: 80, LastSeen: time.Now(), ListDigest: "0011223344556677",
+					PendingChanges: 2, PendingRevocations: 2, OldestRevocation: time.Now().Add(-5 * time.Minute)},
+				{Door: "gym", Known: true, Lock: "0000a1b4", BatteryPercent: 80, LastSeen: time.Now(), ListDigest: "8899aabbccddeeff",
+					ListCurrent: true, Overflow: 3}}
 		},
 		Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
@@ -82,11 +87,25 @@ func TestPair(t *testing.T) {
 func TestDoors(t *testing.T) {
 	cfg, _ := serve(t, true)
 	out, err := run(t, "--config", cfg, "doors")
-	if err != nil || !strings.Contains(out, "lobby") || !strings.Contains(out, "90%") {
-		t.Errorf("%q %v", out, err)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"90%", "LIST", "REVOCATIONS", "2 pending 0011223344556677", "2, oldest 5m",
+		"current 8899aabbccddeeff, 3 left out", "2 revocation(s) not applied"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("doors lack %q:\n%s", want, out)
+		}
+	}
+	// What needs attention first: the lobby's lock was never heard from,
+	// then the revocation not applied, then the overflow.
+	if a, b, c := strings.Index(out, "lobby"), strings.Index(out, "apt-4b"), strings.Index(out, "gym"); !(a < b && b < c) {
+		t.Errorf("doors out of order:\n%s", out)
 	}
 	out, err = run(t, "--config", cfg, "doors", "--json")
-	if err != nil || !strings.Contains(out, `"lock":"0000a1b2"`) {
-		t.Errorf("%q %v", out, err)
+	for _, want := range []string{`"lock":"0000a1b2"`, `"pending_revocations":2`, `"list_digest":"0011223344556677"`,
+		`"revocation_age_seconds":300`, `"overflow":3`} {
+		if err != nil || !strings.Contains(out, want) {
+			t.Errorf("--json lacks %s: %q %v", want, out, err)
+		}
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -143,12 +144,42 @@ func (p pairer) Pair(_ context.Context, r status.PairRequest) (status.PairResult
 func (m *Main) doors() []status.Door {
 	var out []status.Door
 	index := map[string]int{}
+	var now time.Time
+	if m.Clock != nil {
+		now = m.Clock.Now().Time
+	} else {
+		now = time.Now()
+	}
 	m.Store.View(func(c *hub.Catalog) {
 		for _, d := range c.Doors() {
 			index[d.ID] = len(out)
-			out = append(out, status.Door{Door: d.ID, Name: d.Name, Type: string(d.Type), Known: true, BatteryPercent: -1})
+			sd := status.Door{Door: d.ID, Name: d.Name, Type: string(d.Type), Known: true, BatteryPercent: -1}
+			if l, err := hub.DoorListOf(c, d.ID, now); err == nil {
+				sd.ListDigest = hex.EncodeToString(l.Digest[:hub.MinAckDigest])
+				sd.Overflow = l.Overflow.Total()
+			}
+			out = append(out, sd)
 		}
 	})
+	if m.DoorLists != nil {
+		for _, p := range m.DoorLists.Pending() {
+			i, ok := index[p.Door]
+			if !ok {
+				continue
+			}
+			d := &out[i]
+			d.ListCurrent, d.ListDrift, d.Overflow = p.Current, p.Drift, p.Overflow
+			d.PendingActivations, d.PendingRevocations = p.Activations, p.Revocations
+			d.OldestRevocation = p.OldestRevocation
+			// As the cloud's pending report counts (pending.go): a lock
+			// that has not acknowledged its list has at least one change
+			// coming.
+			d.PendingChanges = p.Activations + p.Revocations
+			if !p.Current && d.PendingChanges == 0 {
+				d.PendingChanges = 1
+			}
+		}
+	}
 	if m.Radio == nil {
 		return out
 	}

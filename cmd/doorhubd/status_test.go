@@ -3,12 +3,15 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
+	"encoding/json"
 	"io"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/doorhub/doorhub/hub"
 	"github.com/doorhub/doorhub/hub/status"
 	"github.com/doorhub/doorhub/radio/radiotest"
 	"github.com/doorhub/doorhub/radio/sim"
@@ -27,14 +30,42 @@ func TestStatusActivityExplainMetrics(t *testing.T) {
 		t.Errorf("status %d %+v", code, rep)
 	}
 
+	// The lobby's lock takes its list: current, with the digest it holds;
+	// every other door has no lock and its list is pending.
 	var doors struct{ Doors []status.Door }
-	if r.api(t, "GET", "/api/v1/doors", nil, &doors); len(doors.Doors) == 0 {
-		t.Fatal("no doors")
+	waitUntil(t, "the lobby's list current", 10*time.Second, func() bool {
+		doors.Doors = nil
+		r.api(t, "GET", "/api/v1/doors", nil, &doors)
+		for _, d := range doors.Doors {
+			if d.Door == radiotest.Lobby {
+				return d.ListCurrent
+			}
+		}
+		return false
+	})
+	empty := hub.ListDigest(nil)
+	emptyList := hex.EncodeToString(empty[:hub.MinAckDigest])
+	if len(doors.Doors) < 2 {
+		t.Fatalf("doors: %+v", doors.Doors)
 	}
 	for _, d := range doors.Doors {
-		if d.Door == radiotest.Lobby && (!d.Online || d.Lock != lobby.ID().Hex()) {
+		switch {
+		case d.Door == radiotest.Lobby && (!d.Online || d.Lock != lobby.ID().Hex() || len(d.ListDigest) != 16 ||
+			d.PendingChanges != 0 || d.PendingRevocations != 0 || d.ListDrift):
 			t.Errorf("lobby %+v", d)
+		case d.Door != radiotest.Lobby && d.ListDigest != emptyList && (d.ListCurrent || d.PendingChanges == 0):
+			t.Errorf("a door without a lock: %+v", d)
 		}
+	}
+	var raw json.RawMessage
+	r.api(t, "GET", "/api/v1/doors", nil, &raw)
+	for _, field := range []string{`"list_digest"`, `"list_current"`, `"pending_changes"`, `"pending_revocations"`} {
+		if !bytes.Contains(raw, []byte(field)) {
+			t.Errorf("/api/v1/doors lacks %s: %s", field, raw)
+		}
+	}
+	if bytes.Contains(raw, []byte(radiotest.Card)) {
+		t.Errorf("/api/v1/doors shows a card id: %s", raw)
 	}
 
 	var act struct{ Events []status.Event }

@@ -15,8 +15,21 @@ const OfflineAfter = 10 * time.Minute
 // LowBattery is the battery percentage below which a door needs attention.
 const LowBattery = 20
 
+// Ranks of what needs attention, worst first: a door the hub cannot reach
+// at all, then one whose lock's list is unknown, then one whose lock still
+// admits someone revoked, then the rest.
+const (
+	RankOffline     = 6
+	RankDrift       = 5
+	RankRevocation  = 4
+	RankProblem     = 3 // low battery, forged messages, overflow, not in the site model
+	RankNoLock      = 2
+	RankNotice      = 1 // an update on its way, a door open, messages queued
+	attentionNeeded = RankProblem
+)
+
 // Attention says what about a door needs a technician, worst first, and a
-// rank: 0 nothing, higher is worse.
+// rank: 0 nothing, higher is worse (RankOffline ... RankNotice).
 func Attention(d Door, now time.Time) (rank int, why []string) {
 	add := func(r int, s string) {
 		rank = max(rank, r)
@@ -24,28 +37,67 @@ func Attention(d Door, now time.Time) (rank int, why []string) {
 	}
 	switch {
 	case d.Lock == "":
-		add(2, "no lock paired")
+		add(RankNoLock, "no lock paired")
 	case d.LastSeen.IsZero():
-		add(4, "lock never heard from")
+		add(RankOffline, "lock never heard from")
 	case now.Sub(d.LastSeen) > OfflineAfter:
-		add(4, "offline for "+now.Sub(d.LastSeen).Round(time.Minute).String())
+		add(RankOffline, "offline for "+now.Sub(d.LastSeen).Round(time.Minute).String())
+	}
+	if d.Lock != "" && d.ListDrift {
+		add(RankDrift, "lock's list drifted: reloading it")
+	}
+	if d.Lock != "" && d.PendingRevocations > 0 {
+		s := fmt.Sprintf("%d revocation(s) not applied", d.PendingRevocations)
+		if !d.OldestRevocation.IsZero() {
+			s += ", oldest " + now.Sub(d.OldestRevocation).Round(time.Second).String()
+		}
+		add(RankRevocation, s)
 	}
 	if !d.Known {
-		add(3, "not in the site model")
+		add(RankProblem, "not in the site model")
 	}
 	if d.Lock != "" && d.BatteryPercent >= 0 && d.BatteryPercent < LowBattery {
-		add(3, fmt.Sprintf("battery %d%%", d.BatteryPercent))
-	}
-	if d.DoorState == "open" {
-		add(1, "door open")
+		add(RankProblem, fmt.Sprintf("battery %d%%", d.BatteryPercent))
 	}
 	if d.Forged > 0 || d.Replayed > 0 {
-		add(3, fmt.Sprintf("%d forged, %d replayed messages", d.Forged, d.Replayed))
+		add(RankProblem, fmt.Sprintf("%d forged, %d replayed messages", d.Forged, d.Replayed))
+	}
+	if d.Overflow > 0 {
+		add(RankProblem, fmt.Sprintf("%d credential(s) do not fit the lock's list", d.Overflow))
+	}
+	if d.Lock != "" && d.ListDigest != "" && !d.ListDrift && !d.ListCurrent && d.PendingRevocations == 0 {
+		add(RankNotice, fmt.Sprintf("list update on its way (%d change(s))", max(d.PendingChanges, 1)))
+	}
+	if d.DoorState == "open" {
+		add(RankNotice, "door open")
 	}
 	if d.Queued > 0 {
-		add(1, fmt.Sprintf("%d messages queued", d.Queued))
+		add(RankNotice, fmt.Sprintf("%d messages queued", d.Queued))
 	}
 	return rank, why
+}
+
+// ByAttention orders doors for a person: what needs attention first (by
+// rank), pending revocations oldest first, then by door id.
+func ByAttention(doors []Door, now time.Time) {
+	slices.SortStableFunc(doors, func(a, b Door) int {
+		ra, _ := Attention(a, now)
+		rb, _ := Attention(b, now)
+		return cmp.Or(cmp.Compare(rb, ra), compareOldest(a.OldestRevocation, b.OldestRevocation), cmp.Compare(a.Door, b.Door))
+	})
+}
+
+// compareOldest puts the earlier time first and a zero time last.
+func compareOldest(a, b time.Time) int {
+	switch {
+	case a.IsZero() && b.IsZero():
+		return 0
+	case a.IsZero():
+		return 1
+	case b.IsZero():
+		return -1
+	}
+	return a.Compare(b)
 }
 
 type pageDoor struct {
@@ -54,6 +106,8 @@ type pageDoor struct {
 	Why    []string
 	Online bool
 	Seen   string
+	// RevocationAge: how long the oldest revocation has been pending.
+	RevocationAge string
 }
 
 type pageData struct {
@@ -103,13 +157,16 @@ small{color:#555}
 {{end}}
 <h2>Doors</h2>
 <div class="wrap"><table>
-<thead><tr><th>Door</th><th>Needs</th><th>Lock</th><th>Last seen</th><th>Battery</th><th>RSSI</th><th>State</th></tr></thead>
+<thead><tr><th>Door</th><th>Needs</th><th>Lock</th><th>Last seen</th><th>Access list</th><th>Revocations</th><th>Battery</th><th>RSSI</th><th>State</th></tr></thead>
 <tbody>{{range .Doors}}
 <tr class="{{if ge .Rank 3}}bad{{else if ge .Rank 1}}warn{{end}}"><td>{{.Door.Door}}{{with .Name}}<br><small>{{.}}</small>{{end}}</td>
 <td>{{range $i, $w := .Why}}{{if $i}}; {{end}}{{$w}}{{else}}<span class="ok">ok</span>{{end}}</td>
-<td>{{or .Lock "-"}}</td><td>{{.Seen}}</td><td>{{if ge .BatteryPercent 0}}{{.BatteryPercent}}%{{else}}?{{end}}</td>
+<td>{{or .Lock "-"}}</td><td>{{.Seen}}</td>
+<td>{{if .ListDrift}}<span class="no">drifted</span>{{else if .ListCurrent}}<span class="ok">current</span>{{else if .ListDigest}}{{.PendingChanges}} pending{{else}}-{{end}}{{with .ListDigest}}<br><small><code>{{.}}</code></small>{{end}}{{if .Overflow}}<br><span class="no">{{.Overflow}} left out</span>{{end}}</td>
+<td>{{if .PendingRevocations}}<span class="no">{{.PendingRevocations}} pending, oldest {{.RevocationAge}}</span>{{else if .Known}}<span class="ok">none pending</span>{{else}}-{{end}}</td>
+<td>{{if ge .BatteryPercent 0}}{{.BatteryPercent}}%{{else}}?{{end}}</td>
 <td>{{if and .RSSI (ne .RSSI -128)}}{{.RSSI}} dBm{{else}}?{{end}}</td><td>{{or .DoorState "-"}}</td></tr>{{else}}
-<tr><td colspan="7">No doors yet.</td></tr>{{end}}
+<tr><td colspan="9">No doors yet.</td></tr>{{end}}
 </tbody></table></div>
 <h2>Recent activity</h2>
 <div class="wrap"><table>
@@ -153,14 +210,18 @@ func (s *Server) page(w http.ResponseWriter, r *http.Request) {
 			if d.Lock == "" {
 				pd.Seen = "-"
 			}
-			if pd.Rank >= 3 {
+			if !d.OldestRevocation.IsZero() {
+				pd.RevocationAge = now.Sub(d.OldestRevocation).Round(time.Second).String()
+			}
+			if pd.Rank >= attentionNeeded {
 				data.Problem++
 			}
 			data.Doors = append(data.Doors, pd)
 		}
 	}
 	slices.SortStableFunc(data.Doors, func(a, b pageDoor) int {
-		return cmp.Or(cmp.Compare(b.Rank, a.Rank), cmp.Compare(a.Door.Door, b.Door.Door))
+		return cmp.Or(cmp.Compare(b.Rank, a.Rank), compareOldest(a.OldestRevocation, b.OldestRevocation),
+			cmp.Compare(a.Door.Door, b.Door.Door))
 	})
 	if s.opts.Recent != nil {
 		ev, _, _ := s.opts.Recent.After(0, 20)

@@ -42,6 +42,12 @@ func pageServer(t *testing.T) (addr string) {
 				{Door: "b-low", Known: true, Lock: "00000002", LastSeen: now, BatteryPercent: 7},
 				{Door: "c-gone", Known: true, Lock: "00000003", LastSeen: now.Add(-time.Hour), BatteryPercent: 80},
 				{Door: "d-nolock", Known: true, BatteryPercent: -1},
+				{Door: "e-drift", Known: true, Lock: "00000005", LastSeen: now, BatteryPercent: 80, ListDrift: true, PendingChanges: 1},
+				{Door: "f-revoked", Known: true, Lock: "00000006", LastSeen: now, BatteryPercent: 80, ListDigest: "0011223344556677",
+					PendingChanges: 1, PendingRevocations: 1, OldestRevocation: now.Add(-2 * time.Minute)},
+				{Door: "g-revoked-long-ago", Known: true, Lock: "00000007", LastSeen: now, BatteryPercent: 80,
+					PendingChanges: 3, PendingRevocations: 3, OldestRevocation: now.Add(-3 * time.Hour)},
+				{Door: "h-overflow", Known: true, Lock: "00000008", LastSeen: now, BatteryPercent: 80, ListCurrent: true, Overflow: 12},
 			}
 		}})
 	if err != nil {
@@ -74,7 +80,9 @@ func TestStatusPage(t *testing.T) {
 		t.Fatalf("page: %d %s", resp.StatusCode, page)
 	}
 	for _, want := range []string{"hub-page", `name="viewport"`, "no NTP sync yet", "answering on /dev/doorhub-radio",
-		"battery 7%", "offline for 1h0m0s", "no lock paired", "2 door(s) need attention", "wrong_code", "visitor-1", "private"} {
+		"battery 7%", "offline for 1h0m0s", "no lock paired", "6 door(s) need attention", "wrong_code", "visitor-1", "private",
+		"drifted", "3 revocation(s) not applied, oldest 3h0m", "3 pending, oldest 3h0m", "0011223344556677",
+		"12 credential(s) do not fit", "12 left out", "Access list", "Revocations"} {
 		if !strings.Contains(page, want) {
 			t.Errorf("page lacks %q", want)
 		}
@@ -82,8 +90,10 @@ func TestStatusPage(t *testing.T) {
 	if strings.Contains(page, "<script") || strings.Contains(page, "resident-1") {
 		t.Error("the page has a script or a resident's identity")
 	}
-	// What needs attention first: offline and low battery, then no lock, then the fine door.
-	order := []string{"c-gone", "b-low", "d-nolock", "a-fine"}
+	// What needs attention first: offline, drifted, revocations not
+	// applied (the oldest first), low battery and overflow, then no lock,
+	// then the fine door.
+	order := []string{"c-gone", "e-drift", "g-revoked-long-ago", "f-revoked", "b-low", "h-overflow", "d-nolock", "a-fine"}
 	last := -1
 	for _, d := range order {
 		i := strings.Index(page, ">"+d+"<")
@@ -126,7 +136,7 @@ func TestStatusPageInChromium(t *testing.T) {
 			t.Errorf("screenshot: %v %s", err, out)
 		}
 	}
-	for _, want := range []string{"hub-page", "c-gone", "battery 7%"} {
+	for _, want := range []string{"hub-page", "c-gone", "battery 7%", "drifted", "3 revocation(s) not applied", "12 left out"} {
 		if !strings.Contains(dom, want) {
 			t.Errorf("the rendered page lacks %q", want)
 		}

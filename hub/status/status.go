@@ -87,6 +87,28 @@ type Door struct {
 	ListVersion   uint32  `json:"list_version,omitempty"`
 	PendingEvents int     `json:"pending_events,omitempty"`
 	ClockOffset   float64 `json:"clock_offset_s,omitempty"`
+	// The door's access list (docs/door-lists.md), for a door in the site
+	// model. ListDigest: the first 8 bytes, hex, of the digest of the
+	// list the hub wants the lock to hold (what a lock holding it reports
+	// over the radio). ListCurrent: the lock acknowledged that list;
+	// ListDrift: the lock reported a list the hub never issued (a full
+	// reload is under way). PendingChanges: credentials whose entry the
+	// lock has not applied yet (PendingActivations admitted by the hub
+	// and not yet by the lock, PendingRevocations the other way round);
+	// at least 1 while the lock is not current. OldestRevocation: since
+	// when the oldest revocation the lock has not applied is pending,
+	// RevocationAgeSeconds its age (revocation freshness). Overflow:
+	// credentials left out of the list for the lock's capacity (the hub
+	// still decides them while it is reachable).
+	ListDigest           string    `json:"list_digest,omitempty"`
+	ListCurrent          bool      `json:"list_current"`
+	ListDrift            bool      `json:"list_drift,omitempty"`
+	PendingChanges       int       `json:"pending_changes"`
+	PendingActivations   int       `json:"pending_activations"`
+	PendingRevocations   int       `json:"pending_revocations"`
+	OldestRevocation     time.Time `json:"oldest_revocation,omitzero"`
+	RevocationAgeSeconds int64     `json:"revocation_age_seconds,omitempty"`
+	Overflow             int       `json:"overflow,omitempty"`
 	// Attention lists what needs a technician (set by the endpoint).
 	Attention []string `json:"attention,omitempty"`
 	Forged    uint64   `json:"forged,omitempty"`
@@ -329,6 +351,9 @@ func (s *Server) doors(w http.ResponseWriter, _ *http.Request) {
 		d := &doors[i]
 		_, d.Attention = Attention(*d, now)
 		d.Online = d.Lock != "" && !d.LastSeen.IsZero() && now.Sub(d.LastSeen) <= OfflineAfter
+		if !d.OldestRevocation.IsZero() {
+			d.RevocationAgeSeconds = int64(now.Sub(d.OldestRevocation) / time.Second)
+		}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"doors": doors})
 }
