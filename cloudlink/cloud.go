@@ -191,6 +191,9 @@ type CloudHub struct {
 	// acknowledged: batches wait meanwhile (docs/cloud-protocol.md 5.3).
 	snapshotting uint64
 	snapSeq      int
+	// cut is the set cut into chunks at its version, kept for the next
+	// snapshot of the same version.
+	cut *snapshotCut
 
 	seen      map[string]bool // stream/seq of messages received
 	dupMsgs   int
@@ -259,28 +262,75 @@ func (h *CloudHub) Unlock(door, by string, hold int) (string, error) {
 	return out.ID, h.cloud.Publish(out)
 }
 
-// SendSnapshot cuts the authoritative set into chunks and publishes them.
+// SendSnapshot publishes the authoritative set as a snapshot, under a new
+// snapshot id. The set is cut once per version and the cut kept: a hub
+// that asks again, or asks while it is sent to another, costs no new cut.
 // Batches wait until the hub acknowledged the snapshot's version.
 func (h *CloudHub) SendSnapshot() error {
 	h.mu.Lock()
-	snap := &hub.Snapshot{Version: h.model.Version()}
-	h.model.View(func(cat *hub.Catalog) {
-		if s := cat.Site(); s != nil {
-			snap.Site = s.ID
+	v := h.model.Version()
+	if h.cut == nil || h.cut.version != v {
+		snap := &hub.Snapshot{Version: v}
+		// Cut under the lock: the ops point into the model.
+		h.model.View(func(cat *hub.Catalog) {
+			if s := cat.Site(); s != nil {
+				snap.Site = s.ID
+			}
+			_ = cat.Records(func(op hub.Op) error { snap.Ops = append(snap.Ops, op); return nil })
+		})
+		cut, err := cutSnapshot(snap, h.cloud.opts.ChunkBytes)
+		if err != nil {
+			h.mu.Unlock()
+			return err
 		}
-		_ = cat.Records(func(op hub.Op) error { snap.Ops = append(snap.Ops, op); return nil })
-	})
-	h.snapSeq++
-	id := fmt.Sprintf("snap-%d-%d", snap.Version, h.snapSeq)
-	h.snapshotting = snap.Version
-	h.mu.Unlock()
-	chunks, err := SplitSnapshot(snap, id, h.cloud.opts.ChunkBytes)
-	if err != nil {
-		return err
+		h.cut = cut
 	}
-	for i := range chunks {
-		if err := h.SendBody(&chunks[i], SealOptions{}); err != nil {
-			return fmt.Errorf("snapshot %s chunk %d: %w", id, i, err)
+	cut := h.cut
+	h.snapSeq++
+	id := fmt.Sprintf("snap-%d-%d", v, h.snapSeq)
+	h.snapshotting = v
+	h.mu.Unlock()
+	chunks := cut.chunks(id)
+	return h.cloud.publishAll(len(chunks), func(i int) (*Outgoing, error) {
+		out, err := h.cloud.signer.sealCut(h.id, &chunks[i], SealOptions{})
+		if err != nil {
+			return nil, fmt.Errorf("snapshot %s chunk %d: %w", id, i, err)
+		}
+		return out, nil
+	})
+}
+
+// publishWindow is how many messages publishAll keeps awaiting their
+// PUBACK: the broker's round trip is paid once per window, not per
+// message. Order holds: paho writes publishes in the order they are made.
+const publishWindow = 16
+
+// publishAll publishes n messages in order, each made by next just
+// before it goes, with up to publishWindow awaiting their PUBACK.
+func (c *Cloud) publishAll(n int, next func(i int) (*Outgoing, error)) error {
+	var inflight []mqtt.Token
+	wait := func(tok mqtt.Token) error {
+		if !tok.WaitTimeout(c.opts.PublishTimeout) {
+			return errTimeout
+		}
+		return tok.Error()
+	}
+	for i := 0; i < n; i++ {
+		out, err := next(i)
+		if err != nil {
+			return err
+		}
+		inflight = append(inflight, c.mq.Publish(out.Topic, out.QoS, out.Retain, out.Payload))
+		if len(inflight) >= publishWindow {
+			if err := wait(inflight[0]); err != nil {
+				return fmt.Errorf("message %d of %d: %w", i+1-len(inflight), n, err)
+			}
+			inflight = inflight[1:]
+		}
+	}
+	for j, tok := range inflight {
+		if err := wait(tok); err != nil {
+			return fmt.Errorf("message %d of %d: %w", n-len(inflight)+j, n, err)
 		}
 	}
 	return nil

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/doorhub/doorhub/hub"
@@ -52,6 +53,43 @@ type SnapshotChunk struct {
 	Count      int             `json:"count"`
 	SHA256     string          `json:"sha256"`
 	Ops        json.RawMessage `json:"ops"`
+}
+
+// appendJSON appends the chunk as json.Marshal writes it when its ops are
+// compact JSON as json.Marshal writes them (as SplitSnapshot cuts them):
+// the ops go in as they are, not compacted again. ok is false when a
+// string field would need escaping (then the caller uses json.Marshal).
+func (c *SnapshotChunk) appendJSON(b []byte) (_ []byte, ok bool) {
+	if !plainJSONString(c.SnapshotID) || !plainJSONString(c.Site) || !plainJSONString(c.SHA256) {
+		return b, false
+	}
+	b = append(b, `{"snapshot_id":"`...)
+	b = append(b, c.SnapshotID...)
+	b = append(b, `","site":"`...)
+	b = append(b, c.Site...)
+	b = append(b, `","version":`...)
+	b = strconv.AppendUint(b, c.Version, 10)
+	b = append(b, `,"index":`...)
+	b = strconv.AppendInt(b, int64(c.Index), 10)
+	b = append(b, `,"count":`...)
+	b = strconv.AppendInt(b, int64(c.Count), 10)
+	b = append(b, `,"sha256":"`...)
+	b = append(b, c.SHA256...)
+	b = append(b, `","ops":`...)
+	b = append(b, c.Ops...)
+	return append(b, '}'), true
+}
+
+// plainJSONString reports whether json.Marshal writes s between quotes
+// as it is: printable ASCII, no quote, backslash or HTML character.
+func plainJSONString(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c < 0x20 || c > 0x7e, c == '"', c == '\\', c == '<', c == '>', c == '&':
+			return false
+		}
+	}
+	return true
 }
 
 // MessageType implements Body.

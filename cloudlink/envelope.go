@@ -101,6 +101,22 @@ type SealOptions struct {
 // Seal signs body for a hub. It checks the body's schema, the lifetime
 // against the type's maximum and the payload against MaxPayload.
 func (s *Signer) Seal(hubID string, body Body, o SealOptions) (*Outgoing, error) {
+	return s.seal(hubID, body, o, json.Marshal)
+}
+
+// sealCut seals a chunk that SplitSnapshot (cutSnapshot) cut: its ops are
+// compact as json.Marshal writes them, so they go in as they are instead
+// of being compacted again (the bytes are the same).
+func (s *Signer) sealCut(hubID string, c *SnapshotChunk, o SealOptions) (*Outgoing, error) {
+	return s.seal(hubID, c, o, func(any) ([]byte, error) {
+		if raw, ok := c.appendJSON(make([]byte, 0, len(c.Ops)+256)); ok {
+			return raw, nil
+		}
+		return json.Marshal(c)
+	})
+}
+
+func (s *Signer) seal(hubID string, body Body, o SealOptions, marshal func(any) ([]byte, error)) (*Outgoing, error) {
 	typ := body.MessageType()
 	info := types[typ]
 	if !typ.Downlink() {
@@ -135,7 +151,7 @@ func (s *Signer) Seal(hubID string, body Body, o SealOptions) (*Outgoing, error)
 	if life := o.ExpiresAt.Sub(o.IssuedAt); life <= 0 || life > info.maxLifetime {
 		return nil, fmt.Errorf("%w: lifetime %v is not within (0, %v] for %s", ErrSchema, life, info.maxLifetime, typ)
 	}
-	raw, err := json.Marshal(body)
+	raw, err := marshal(body)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s body: %v", ErrSchema, typ, err)
 	}

@@ -1,12 +1,15 @@
 package cloudlink
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"hash"
+	"runtime"
+	"sync"
 
 	"github.com/doorhub/doorhub/hub"
 )
@@ -29,15 +32,36 @@ const chunkOverhead = 1024
 // in order, and stamps each with the index, the count and the digest of
 // the whole. It runs on the cloud side, which holds the snapshot; each
 // chunk is then sealed with Signer.Seal and published in index order.
+//
+// The ops are encoded on all CPUs at once, each op exactly as
+// json.Marshal writes it.
 func SplitSnapshot(s *hub.Snapshot, snapshotID string, maxPayload int) ([]SnapshotChunk, error) {
+	if err := checkName("snapshot_id", snapshotID); err != nil {
+		return nil, err
+	}
+	cut, err := cutSnapshot(s, maxPayload)
+	if err != nil {
+		return nil, err
+	}
+	return cut.chunks(snapshotID), nil
+}
+
+// snapshotCut is a snapshot cut into ops arrays, with their digest: every
+// chunk of it but the snapshot id, which each sending of it makes anew.
+type snapshotCut struct {
+	site    string
+	version uint64
+	arrays  [][]byte
+	sum     string
+}
+
+// cutSnapshot encodes and cuts s (SplitSnapshot without the id).
+func cutSnapshot(s *hub.Snapshot, maxPayload int) (*snapshotCut, error) {
 	if maxPayload == 0 {
 		maxPayload = DefaultChunkBytes
 	}
 	if maxPayload < MinChunkBytes || maxPayload > MaxPayload {
 		return nil, fmt.Errorf("%w: chunk size %d is not %d to %d bytes", ErrOversize, maxPayload, MinChunkBytes, MaxPayload)
-	}
-	if err := checkName("snapshot_id", snapshotID); err != nil {
-		return nil, err
 	}
 	if err := checkName("site", s.Site); err != nil {
 		return nil, err
@@ -45,27 +69,39 @@ func SplitSnapshot(s *hub.Snapshot, snapshotID string, maxPayload int) ([]Snapsh
 	if s.Version == 0 || len(s.Ops) == 0 {
 		return nil, schemaf("a snapshot has a version and at least the site's op")
 	}
+	enc, ends, err := encodeOps(s.Ops)
+	if err != nil {
+		return nil, err
+	}
 	budget := maxPayload - chunkOverhead
 	var arrays [][]byte
-	cur := []byte{'['}
-	for i := range s.Ops {
-		op, err := json.Marshal(&s.Ops[i])
-		if err != nil {
-			return nil, fmt.Errorf("%w: ops[%d]: %v", ErrSchema, i, err)
+	first, size := 0, 1 // the ops of the chunk being cut: [first, i); size counts '[' and the commas
+	flush := func(i int) {
+		a := make([]byte, 0, size+1)
+		a = append(a, '[')
+		for j := first; j < i; j++ {
+			if j > first {
+				a = append(a, ',')
+			}
+			a = append(a, enc[start(ends, j):ends[j]]...)
 		}
-		if len(op)+2 > budget {
-			return nil, fmt.Errorf("%w: ops[%d] (%s) takes %d bytes, a chunk holds %d", ErrOversize, i, s.Ops[i].Type, len(op), budget-2)
-		}
-		if len(cur) > 1 && len(cur)+1+len(op)+1 > budget {
-			arrays = append(arrays, append(cur, ']'))
-			cur = []byte{'['}
-		}
-		if len(cur) > 1 {
-			cur = append(cur, ',')
-		}
-		cur = append(cur, op...)
+		arrays = append(arrays, append(a, ']'))
+		first, size = i, 1
 	}
-	arrays = append(arrays, append(cur, ']'))
+	for i := range s.Ops {
+		n := ends[i] - start(ends, i)
+		if n+2 > budget {
+			return nil, fmt.Errorf("%w: ops[%d] (%s) takes %d bytes, a chunk holds %d", ErrOversize, i, s.Ops[i].Type, n, budget-2)
+		}
+		if i > first && size+1+n+1 > budget {
+			flush(i)
+		}
+		if i > first {
+			size++
+		}
+		size += n
+	}
+	flush(len(s.Ops))
 	if len(arrays) > MaxSnapshotChunks {
 		return nil, fmt.Errorf("%w: %d chunks, at most %d", ErrOversize, len(arrays), MaxSnapshotChunks)
 	}
@@ -73,15 +109,76 @@ func SplitSnapshot(s *hub.Snapshot, snapshotID string, maxPayload int) ([]Snapsh
 	for _, a := range arrays {
 		h.Write(a)
 	}
-	sum := hex.EncodeToString(h.Sum(nil))
-	chunks := make([]SnapshotChunk, len(arrays))
-	for i, a := range arrays {
+	return &snapshotCut{site: s.Site, version: s.Version, arrays: arrays, sum: hex.EncodeToString(h.Sum(nil))}, nil
+}
+
+func start(ends []int, i int) int {
+	if i == 0 {
+		return 0
+	}
+	return ends[i-1]
+}
+
+// chunks stamps the cut with a snapshot id.
+func (c *snapshotCut) chunks(id string) []SnapshotChunk {
+	chunks := make([]SnapshotChunk, len(c.arrays))
+	for i, a := range c.arrays {
 		chunks[i] = SnapshotChunk{
-			SnapshotID: snapshotID, Site: s.Site, Version: s.Version,
-			Index: i, Count: len(arrays), SHA256: sum, Ops: a,
+			SnapshotID: id, Site: c.site, Version: c.version,
+			Index: i, Count: len(c.arrays), SHA256: c.sum, Ops: a,
 		}
 	}
-	return chunks, nil
+	return chunks
+}
+
+// encodeOps encodes each op as json.Marshal does, one after another into
+// enc; op i is enc[ends[i-1]:ends[i]]. Ranges of ops are encoded on all
+// CPUs at once.
+func encodeOps(ops []hub.Op) (enc []byte, ends []int, err error) {
+	const minPart = 4096
+	parts := min(runtime.GOMAXPROCS(0), (len(ops)+minPart-1)/minPart)
+	type part struct {
+		buf  bytes.Buffer
+		ends []int
+		err  error
+	}
+	ps := make([]part, max(parts, 1))
+	var wg sync.WaitGroup
+	for p := range ps {
+		lo, hi := p*len(ops)/len(ps), (p+1)*len(ops)/len(ps)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			pt := &ps[p]
+			pt.ends = make([]int, 0, hi-lo)
+			e := json.NewEncoder(&pt.buf)
+			for i := lo; i < hi; i++ {
+				if err := e.Encode(&ops[i]); err != nil {
+					pt.err = fmt.Errorf("%w: ops[%d]: %v", ErrSchema, i, err)
+					return
+				}
+				pt.buf.Truncate(pt.buf.Len() - 1) // Encode ends each value with a line feed
+				pt.ends = append(pt.ends, pt.buf.Len())
+			}
+		}()
+	}
+	wg.Wait()
+	total := 0
+	for p := range ps {
+		if ps[p].err != nil {
+			return nil, nil, ps[p].err
+		}
+		total += ps[p].buf.Len()
+	}
+	enc, ends = make([]byte, 0, total), make([]int, 0, len(ops))
+	for p := range ps {
+		base := len(enc)
+		enc = append(enc, ps[p].buf.Bytes()...)
+		for _, e := range ps[p].ends {
+			ends = append(ends, base+e)
+		}
+	}
+	return enc, ends, nil
 }
 
 // SnapshotBeginner starts replacing a store's set; hub.Store implements
