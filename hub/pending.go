@@ -189,6 +189,10 @@ type DoorPending struct {
 	AckedVersion   uint64 `json:"acked_version"`
 	// Current: the lock acknowledged the desired list.
 	Current bool `json:"current"`
+	// DesiredDigest and AckedDigest are the lists' SHA-256 digests, hex;
+	// a lock reports the first 8 bytes (docs/radio-protocol.md § 6.5).
+	DesiredDigest string `json:"desired_digest"`
+	AckedDigest   string `json:"acked_digest"`
 	// Drift: the lock reported a list the hub never issued; a full reload
 	// is needed and nothing about its list is assumed.
 	Drift bool `json:"drift,omitempty"`
@@ -216,7 +220,8 @@ func (s *DoorSync) Pending(now time.Time) []DoorPending {
 func (s *DoorSync) DoorPending(door string, now time.Time) DoorPending {
 	d := s.door(door)
 	p := DoorPending{Door: door, DesiredVersion: d.desired.version, AckedVersion: d.acked.version,
-		Drift: d.drift, Current: !d.drift && d.acked.version == d.desired.version}
+		Drift: d.drift, Current: !d.drift && d.acked.version == d.desired.version && d.acked.digest == d.desired.digest,
+		DesiredDigest: hex.EncodeToString(d.desired.digest[:]), AckedDigest: hex.EncodeToString(d.acked.digest[:])}
 	from := ceilSeconds(now)
 	for k, want := range d.desired.entries {
 		if admitsBeyond(want, d.acked.entries[k], from) {

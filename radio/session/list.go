@@ -21,16 +21,32 @@ type Lists interface {
 	ListHeld(door string, digest [lockmsg.DigestSize]byte, at time.Time)
 }
 
+// ListResume is implemented by Lists that remember how far a delivery
+// got (hub.DoorLists over its store), so that one interrupted by a hub
+// restart resumes at its chunk instead of starting over. The session
+// sends the remembered chunk first; a lock that does not hold the chunks
+// before it answers out_of_order naming the one it expects, and the
+// delivery goes on from there.
+type ListResume interface {
+	// ListProgress returns the next chunk of a delivery of the door's
+	// list by version and digest; 0 when none is known.
+	ListProgress(door string, version uint32, digest [lockmsg.DigestSize]byte) int
+	// ListProgressed records that the lock stored every chunk before next.
+	ListProgressed(door string, version uint32, digest [lockmsg.DigestSize]byte, next int)
+}
+
 // maxListRestarts bounds the full restarts of one transfer after a digest
 // mismatch; the next heartbeat starts over.
 const maxListRestarts = 2
 
 // listTransfer is a list on its way to a lock, one chunk at a time
 // (docs/radio-protocol.md § 6.5). It lives in the session's goroutine
-// only. It is not persisted: after a hub restart the lock's next status
-// shows its digest still differs and the transfer starts again from chunk
-// 0, which abandons the lock's partial list; the lock's active list stays
-// the old one until the new one is whole.
+// only. After a hub restart the lock's next status shows its digest still
+// differs; with a ListResume the transfer resumes at the chunk it got to
+// (the version and digest are the same, since the hub's versions
+// survive), without one it starts again from chunk 0, which abandons the
+// lock's partial list. The lock's active list stays the old one until the
+// new one is whole.
 type listTransfer struct {
 	chunks   []*lockmsg.ListChunk
 	next     int // the chunk sent and not yet acknowledged
@@ -74,7 +90,13 @@ func (s *lockSession) syncList(pr *lockmsg.Pairing, door string, held [lockmsg.D
 		return
 	}
 	s.xfer = &listTransfer{chunks: splitList(version, data)}
-	s.log.Info("sending lock list", slog.Uint64("version", uint64(version)), slog.Int("chunks", len(s.xfer.chunks)))
+	if r, ok := ls.(ListResume); ok {
+		if next := r.ListProgress(door, version, want); next > 0 && next < len(s.xfer.chunks) {
+			s.xfer.next = next
+		}
+	}
+	s.log.Info("sending lock list", slog.Uint64("version", uint64(version)), slog.Int("chunks", len(s.xfer.chunks)),
+		slog.Int("from_chunk", s.xfer.next))
 	s.sendChunk(pr)
 }
 
@@ -101,6 +123,9 @@ func (s *lockSession) listAck(pr *lockmsg.Pairing, door string, m *lockmsg.ListA
 	case lockmsg.ListChunkStored:
 		if int(m.Chunk) == x.next {
 			x.next++
+			if r, ok := s.l.opts.Lists.(ListResume); ok && door != "" {
+				r.ListProgressed(door, x.chunks[0].Version, x.chunks[0].Digest, x.next)
+			}
 			s.sendChunk(pr)
 		}
 	case lockmsg.ListComplete:

@@ -149,3 +149,6 @@ func TestRevokeWhileTheLockSleeps(t *testing.T) {
 		t.Fatalf("the lock alone after the revocation: %+v", res)
 	}
 }
+
+// The hub's door lists remember how far a delivery got.
+var _ session.ListResume = (*hub.DoorLists)(nil)

@@ -23,17 +23,20 @@ type lockList struct {
 	partDigest  [lockmsg.DigestSize]byte
 	partNext    uint16
 	partData    []byte
+
+	chunks int // received, for tests
 }
 
 // chunk takes one list chunk and returns the answer.
 func (l *lockList) chunk(m *lockmsg.ListChunk) *lockmsg.ListAck {
 	ack := &lockmsg.ListAck{Version: m.Version, Chunk: m.Index}
+	l.chunks++
 	if m.Index == 0 {
 		l.partVersion, l.partDigest, l.partNext, l.partData = m.Version, m.Digest, 0, nil
 	}
 	if m.Version != l.partVersion || m.Digest != l.partDigest || m.Index != l.partNext {
 		ack.Status, ack.Digest = lockmsg.ListOutOfOrder, l.digest
-		if m.Version == l.partVersion {
+		if m.Version == l.partVersion && m.Digest == l.partDigest {
 			ack.Chunk = l.partNext
 		} else {
 			ack.Chunk = 0
@@ -63,7 +66,7 @@ func (l *lockList) chunk(m *lockmsg.ListChunk) *lockmsg.ListAck {
 }
 
 // reset forgets the list, as a lock whose memory was wiped.
-func (l *lockList) reset() { *l = lockList{capacity: l.capacity} }
+func (l *lockList) reset() { *l = lockList{capacity: l.capacity, chunks: l.chunks} }
 
 // decide is the lock's own decision at its clock's now, for its door.
 func (l *lockList) decide(door string, m *lockmsg.AccessRequest, now time.Time) lockmsg.Reason {

@@ -89,6 +89,22 @@ func (lk *Lock) ResetList() {
 	lk.list.reset()
 }
 
+// ListPartial returns the version of a list coming in chunk by chunk and
+// the chunk the lock expects next; 0, 0 when none is under way.
+func (lk *Lock) ListPartial() (version uint32, next uint16) {
+	lk.mu.Lock()
+	defer lk.mu.Unlock()
+	return lk.list.partVersion, lk.list.partNext
+}
+
+// ListChunks returns how many list chunks the lock has received, stored or
+// not.
+func (lk *Lock) ListChunks() int {
+	lk.mu.Lock()
+	defer lk.mu.Unlock()
+	return lk.list.chunks
+}
+
 // ListVersion returns the version and digest of the list the lock holds
 // (zero: none).
 func (lk *Lock) ListVersion() (uint32, [lockmsg.DigestSize]byte) {
