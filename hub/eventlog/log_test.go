@@ -1,0 +1,236 @@
+package eventlog
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+func openLog(t testing.TB, dir string, seg int64) *Log {
+	t.Helper()
+	l, err := Open(dir, Options{SegmentSize: seg, Logger: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+func payload(seq uint64) []byte { return fmt.Appendf(nil, "record %d %0*d", seq, int(seq%50), 0) }
+
+func writeN(t testing.TB, l *Log, n int) {
+	t.Helper()
+	next := l.Next()
+	for i := 0; i < n; {
+		var recs []Record
+		for j := 0; j < 7 && i < n; j, i = j+1, i+1 {
+			recs = append(recs, Record{Seq: next, Data: payload(next)})
+			next++
+		}
+		if err := l.Write(recs, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// readSeqs reads everything and checks each payload.
+func readSeqs(t testing.TB, l *Log) []uint64 {
+	t.Helper()
+	var seqs []uint64
+	_, next := l.Bounds()
+	err := l.Read(0, next, 1<<30, func(seq uint64, data []byte) error {
+		if string(data) != string(payload(seq)) {
+			return fmt.Errorf("seq %d holds %q", seq, data)
+		}
+		seqs = append(seqs, seq)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return seqs
+}
+
+func span(lo, hi uint64) []uint64 {
+	var s []uint64
+	for i := lo; i <= hi; i++ {
+		s = append(s, i)
+	}
+	return s
+}
+
+func TestWriteReadReopen(t *testing.T) {
+	dir := t.TempDir()
+	l := openLog(t, dir, 8<<10)
+	writeN(t, l, 1000)
+	if got := readSeqs(t, l); fmt.Sprint(got) != fmt.Sprint(span(1, 1000)) {
+		t.Fatalf("read %v", got)
+	}
+	if l.Segments() < 5 {
+		t.Fatalf("%d segments: rotation not exercised", l.Segments())
+	}
+	// A read from the middle, bounded.
+	var got []uint64
+	if err := l.Read(500, 900, 5, func(seq uint64, _ []byte) error { got = append(got, seq); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(got) != "[500 501 502 503 504]" {
+		t.Fatalf("read from 500: %v", got)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l = openLog(t, dir, 8<<10)
+	defer l.Close()
+	if got := readSeqs(t, l); len(got) != 1000 || got[999] != 1000 {
+		t.Fatalf("after reopen: %d records", len(got))
+	}
+	if first, next := l.Bounds(); first != 1 || next != 1001 {
+		t.Fatalf("bounds %d %d", first, next)
+	}
+	if err := l.Write([]Record{{Seq: 1000, Data: []byte("x")}}, nil); !errors.Is(err, ErrSeq) {
+		t.Fatalf("seq reused: %v", err)
+	}
+}
+
+func TestAcksDeleteSegments(t *testing.T) {
+	dir := t.TempDir()
+	l := openLog(t, dir, 8<<10)
+	writeN(t, l, 1000)
+	segs := l.Segments()
+	// Out of order, as the live and backlog lanes acknowledge.
+	for _, a := range [][2]uint64{{901, 1000}, {1, 100}, {300, 300}, {101, 299}} {
+		if err := l.Write(nil, [][2]uint64{a}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if l.Segments() >= segs {
+		t.Fatalf("%d segments, %d before: none deleted", l.Segments(), segs)
+	}
+	want := span(301, 900)
+	if got := readSeqs(t, l); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("read %v", got)
+	}
+	l.Close()
+	l = openLog(t, dir, 8<<10)
+	if got := readSeqs(t, l); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("after reopen %v", got)
+	}
+	if err := l.Write(nil, [][2]uint64{{1, 1000}}); err != nil {
+		t.Fatal(err)
+	}
+	if first, next := l.Bounds(); first != 0 || next != 1001 || l.Segments() != 1 {
+		t.Fatalf("emptied: bounds %d %d, %d segments", first, next, l.Segments())
+	}
+	l.Close()
+	// Seqs go on after everything was removed.
+	l = openLog(t, dir, 8<<10)
+	defer l.Close()
+	if _, next := l.Bounds(); next != 1001 {
+		t.Fatalf("next after reopen of an empty log: %d", next)
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "seg-*.log"))
+	if len(files) > 3 {
+		t.Fatalf("%d files left: %v", len(files), files)
+	}
+}
+
+func TestSkip(t *testing.T) {
+	dir := t.TempDir()
+	l := openLog(t, dir, 8<<10)
+	writeN(t, l, 10)
+	if err := l.Skip(500); err != nil {
+		t.Fatal(err)
+	}
+	writeN(t, l, 10)
+	l.Close()
+	l = openLog(t, dir, 8<<10)
+	defer l.Close()
+	want := append(span(1, 10), span(500, 509)...)
+	if got := readSeqs(t, l); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("read %v", got)
+	}
+	if _, next := l.Bounds(); next != 510 {
+		t.Fatalf("next %d", next)
+	}
+}
+
+// TestTornTail damages the last segment's tail in every way a crash can
+// and checks the records before the damage survive, the damage is
+// truncated, and writing goes on with the next seq.
+func TestTornTail(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		damage func(b []byte, end int) []byte
+	}{
+		{"half a frame header", func(b []byte, end int) []byte { return append(b[:end], 40, 0, 0) }},
+		{"frame cut short", func(b []byte, end int) []byte {
+			f := AppendFrame(nil, 1, 99, []byte("hello"))
+			copy(b[end:], f[:len(f)-2])
+			return b
+		}},
+		{"flipped byte in the last frame", func(b []byte, end int) []byte { b[end-3] ^= 0x40; return b }},
+		{"garbage after the frames", func(b []byte, end int) []byte { copy(b[end:], "garbage garbage garbage"); return b }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			l := openLog(t, dir, 8<<10)
+			writeN(t, l, 20)
+			l.mu.RLock()
+			seg, end := l.act.path, int(l.act.end)
+			l.mu.RUnlock()
+			l.Close()
+			b, err := os.ReadFile(seg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(seg, tc.damage(b, end), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			l = openLog(t, dir, 8<<10)
+			got := readSeqs(t, l)
+			if len(got) < 19 || fmt.Sprint(got) != fmt.Sprint(span(1, uint64(len(got)))) {
+				t.Fatalf("read %v", got)
+			}
+			writeN(t, l, 5)
+			l.Close()
+			l = openLog(t, dir, 8<<10)
+			defer l.Close()
+			if got2 := readSeqs(t, l); fmt.Sprint(got2) != fmt.Sprint(span(1, uint64(len(got)+5))) {
+				t.Fatalf("after writing on: %v", got2)
+			}
+		})
+	}
+}
+
+// TestFailedWriteIsCut: records of a Write that failed after reaching
+// the file are not read back once a later Write reused their seqs.
+func TestFailedWriteIsCut(t *testing.T) {
+	dir := t.TempDir()
+	l := openLog(t, dir, 8<<10)
+	writeN(t, l, 10)
+	// Reach the file but fail: write frames by hand after the tail, as a
+	// Write whose sync failed would leave them.
+	l.wmu.Lock()
+	junk := AppendFrame(nil, l.act.salt, 11, []byte("lost"))
+	junk = AppendFrame(junk, l.act.salt, 12, []byte("lost"))
+	if _, err := l.act.f.WriteAt(junk, l.wEnd); err != nil {
+		t.Fatal(err)
+	}
+	l.broken = true
+	l.wmu.Unlock()
+	if err := l.Write([]Record{{Seq: 11, Data: payload(11)}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	l = openLog(t, dir, 8<<10)
+	defer l.Close()
+	if got := readSeqs(t, l); fmt.Sprint(got) != fmt.Sprint(span(1, 11)) {
+		t.Fatalf("read %v", got)
+	}
+}
