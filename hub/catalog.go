@@ -38,19 +38,32 @@ type Change struct {
 // Catalog is the credential set in memory, indexed for decisions. Every
 // Store keeps one consistent with what it persisted. A Catalog is not safe
 // for concurrent use on its own; stores guard it (see Store.View).
-// Records returned by its getters must not be modified.
+// Its getters return copies: a caller cannot change the set through them.
+//
+// People, grants and keycards, the records there are many of, live in
+// arenas of compact records (see catalog_index.go); the other kinds, a
+// few hundred at most, in maps.
 type Catalog struct {
 	id   uint64
 	site *Site
 	loc  *time.Location
 
-	doors       map[string]*Door
-	keys        map[string]*keyNode
-	people      map[string]*personNode
-	emails      map[string]string // normalized email -> person id
-	grants      map[string]*Grant
+	doors    map[string]*doorNode
+	doorFree []int32 // handles of deleted doors
+	nextDoor int32
+	keys     map[string]*keyNode
+	keyByH   []*keyNode // by handle; nil when free
+	keyFree  []int32
+
+	people     arena[personRec]
+	peopleByID handleIndex
+	emails     handleIndex // by normalized email
+	grants     arena[grantRec]
+	grantsByID handleIndex
+	cards      arena[cardRec]
+	cardsByID  handleIndex
+
 	guestGrants map[string]*GuestGrant
-	keycards    map[string]*cardNode
 	devices     map[string]*Device
 	deviceByKey map[string]string // public key bytes -> device id
 	guestCodes  map[string]*GuestCode
@@ -58,7 +71,7 @@ type Catalog struct {
 	allowlists  map[string]*Allowlist
 
 	// Secondary indexes: owner id -> ids of records referring to it. A
-	// person's grants and keycards hang off their personNode instead.
+	// person's grants and keycards are lists in the arenas instead.
 	guestsByGuest  map[string][]string
 	guestsByHost   map[string][]string
 	devicesByOwner map[string][]string
@@ -74,10 +87,12 @@ type Catalog struct {
 	// catalog key on it.
 	gen uint64
 
-	// undo is non-nil while a batch is applied: the inverse of every
-	// primitive change, to roll the batch back.
-	undo  []func()
-	dirty map[changeKey]any
+	// While a batch is applied, undo holds the inverse of every primitive
+	// change, to roll the batch back, and dirty (nil for a Load, which
+	// reports no changes) the final state of every record touched.
+	applying bool
+	undo     []func()
+	dirty    map[changeKey]any
 
 	// codeLog says, for the last few generations, whose daily doorcodes
 	// may have changed, so the code cache updates those people instead of
@@ -124,9 +139,8 @@ var catalogIDs atomic.Uint64
 func NewCatalog() *Catalog {
 	return &Catalog{
 		id:    catalogIDs.Add(1),
-		doors: map[string]*Door{}, keys: map[string]*keyNode{}, people: map[string]*personNode{},
-		emails: map[string]string{}, grants: map[string]*Grant{}, guestGrants: map[string]*GuestGrant{},
-		keycards: map[string]*cardNode{}, devices: map[string]*Device{}, deviceByKey: map[string]string{},
+		doors: map[string]*doorNode{}, keys: map[string]*keyNode{},
+		guestGrants: map[string]*GuestGrant{}, devices: map[string]*Device{}, deviceByKey: map[string]string{},
 		guestCodes: map[string]*GuestCode{}, tours: map[string]*Tour{}, allowlists: map[string]*Allowlist{},
 		guestsByGuest: map[string][]string{}, guestsByHost: map[string][]string{},
 		devicesByOwner: map[string][]string{}, codesByHost: map[string][]string{},
@@ -135,61 +149,106 @@ func NewCatalog() *Catalog {
 	}
 }
 
-// Getters. They return nil (or false) when the record does not exist.
+// Getters. They return nil (or false) when the record does not exist, and
+// a copy of it otherwise.
 
-func (c *Catalog) Site() *Site              { return c.site }
+// Site returns the site, or nil before it is set.
+func (c *Catalog) Site() *Site {
+	if c.site == nil {
+		return nil
+	}
+	return cloneSite(c.site)
+}
+
+// Location is the site's time zone (nil before the site is set).
 func (c *Catalog) Location() *time.Location { return c.loc }
-func (c *Catalog) Door(id string) *Door     { return c.doors[id] }
+
+// Door returns a door.
+func (c *Catalog) Door(id string) *Door {
+	if n := c.doors[id]; n != nil {
+		d := n.Door
+		return &d
+	}
+	return nil
+}
+
+// Key returns a key.
 func (c *Catalog) Key(id string) *Key {
 	if n := c.keys[id]; n != nil {
-		return &n.Key
+		return cloneKey(&n.Key)
 	}
 	return nil
 }
 
+// Person returns a person.
 func (c *Catalog) Person(id string) *Person {
-	if n := c.people[id]; n != nil {
-		return &n.Person
+	if h := c.personH(id); h != none {
+		return c.people.recs[h].person()
 	}
 	return nil
 }
-func (c *Catalog) Grant(id string) *Grant           { return c.grants[id] }
-func (c *Catalog) GuestGrant(id string) *GuestGrant { return c.guestGrants[id] }
+
+// Grant returns a grant.
+func (c *Catalog) Grant(id string) *Grant {
+	if h := c.grantH(id); h != none {
+		return c.grantOf(h)
+	}
+	return nil
+}
+
+// GuestGrant returns a guest grant.
+func (c *Catalog) GuestGrant(id string) *GuestGrant { return cloneGuestGrant(c.guestGrants[id]) }
+
+// Keycard returns a keycard by its card id.
 func (c *Catalog) Keycard(cardID string) *Keycard {
-	if n := c.keycards[cardID]; n != nil {
-		return &n.Keycard
+	if h := c.cardH(cardID); h != none {
+		return c.keycardOf(h)
 	}
 	return nil
 }
-func (c *Catalog) Device(id string) *Device                { return c.devices[id] }
-func (c *Catalog) GuestCode(id string) *GuestCode          { return c.guestCodes[id] }
-func (c *Catalog) Tour(id string) *Tour                    { return c.tours[id] }
-func (c *Catalog) Allowlist(integration string) *Allowlist { return c.allowlists[integration] }
+
+// Device returns a device.
+func (c *Catalog) Device(id string) *Device { return cloneDevice(c.devices[id]) }
+
+// GuestCode returns a guest code.
+func (c *Catalog) GuestCode(id string) *GuestCode { return cloneGuestCode(c.guestCodes[id]) }
+
+// Tour returns a tour.
+func (c *Catalog) Tour(id string) *Tour { return cloneTour(c.tours[id]) }
+
+// Allowlist returns an integration's allowlist.
+func (c *Catalog) Allowlist(integration string) *Allowlist {
+	return cloneAllowlist(c.allowlists[integration])
+}
 
 // Generation changes whenever the set changes.
 func (c *Catalog) Generation() uint64 { return c.gen }
 
 // PersonByEmail finds a person by email, case-insensitively.
 func (c *Catalog) PersonByEmail(email string) *Person {
-	return c.Person(c.emails[NormalizeEmail(email)])
+	if h := c.personByEmailH(email); h != none {
+		return c.people.recs[h].person()
+	}
+	return nil
 }
 
 // DeviceByPublicKey finds the device registered with a public key.
 func (c *Catalog) DeviceByPublicKey(pub []byte) *Device {
-	return c.devices[c.deviceByKey[string(pub)]]
+	return cloneDevice(c.devices[c.deviceByKey[string(pub)]])
 }
 
-// GrantsOf returns the grants held by a person.
+// GrantsOf returns the grants held by a person, in the order they were
+// put.
 func (c *Catalog) GrantsOf(personID string) []*Grant {
-	return append([]*Grant(nil), c.grantsOf(personID)...)
-}
-
-// grantsOf is GrantsOf without the copy, for decisions.
-func (c *Catalog) grantsOf(personID string) []*Grant {
-	if n := c.people[personID]; n != nil {
-		return n.grants
+	p := c.personH(personID)
+	if p == none {
+		return nil
 	}
-	return nil
+	var out []*Grant
+	for _, g := range c.grantList(p) {
+		out = append(out, c.grantOf(g))
+	}
+	return out
 }
 
 // GuestGrantsOf returns the guest grants in which the person is the guest.
@@ -205,17 +264,22 @@ func (c *Catalog) GuestGrantsHostedBy(personID string) []*GuestGrant {
 func (c *Catalog) guestGrantList(ids []string) []*GuestGrant {
 	out := make([]*GuestGrant, 0, len(ids))
 	for _, id := range ids {
-		out = append(out, c.guestGrants[id])
+		out = append(out, cloneGuestGrant(c.guestGrants[id]))
 	}
 	return out
 }
 
-// KeycardsOf returns the person's keycards.
+// KeycardsOf returns the person's keycards, in the order they were put.
 func (c *Catalog) KeycardsOf(personID string) []*Keycard {
-	if n := c.people[personID]; n != nil {
-		return append([]*Keycard(nil), n.cards...)
+	p := c.personH(personID)
+	if p == none {
+		return nil
 	}
-	return nil
+	var out []*Keycard
+	for _, k := range c.cardList(p) {
+		out = append(out, c.keycardOf(k))
+	}
+	return out
 }
 
 // GuestCodesByCode returns the guest codes with these digits.
@@ -223,7 +287,7 @@ func (c *Catalog) GuestCodesByCode(code string) []*GuestCode {
 	ids := c.codesByCode[code]
 	out := make([]*GuestCode, 0, len(ids))
 	for _, id := range ids {
-		out = append(out, c.guestCodes[id])
+		out = append(out, cloneGuestCode(c.guestCodes[id]))
 	}
 	return out
 }
@@ -233,7 +297,7 @@ func (c *Catalog) ToursByCode(code string) []*Tour {
 	ids := c.toursByCode[code]
 	out := make([]*Tour, 0, len(ids))
 	for _, id := range ids {
-		out = append(out, c.tours[id])
+		out = append(out, cloneTour(c.tours[id]))
 	}
 	return out
 }
@@ -306,8 +370,8 @@ type Counts struct {
 // Counts returns the number of records of each kind.
 func (c *Catalog) Counts() Counts {
 	return Counts{
-		Doors: len(c.doors), Keys: len(c.keys), People: len(c.people), Grants: len(c.grants),
-		GuestGrants: len(c.guestGrants), Keycards: len(c.keycards), Devices: len(c.devices),
+		Doors: len(c.doors), Keys: len(c.keys), People: c.peopleByID.n, Grants: c.grantsByID.n,
+		GuestGrants: len(c.guestGrants), Keycards: c.cardsByID.n, Devices: len(c.devices),
 		GuestCodes: len(c.guestCodes), Tours: len(c.tours),
 	}
 }
@@ -315,18 +379,20 @@ func (c *Catalog) Counts() Counts {
 // Doors returns every door sorted by id.
 func (c *Catalog) Doors() []*Door {
 	out := make([]*Door, 0, len(c.doors))
-	for _, d := range c.doors {
-		out = append(out, d)
+	for _, n := range c.doors {
+		d := n.Door
+		out = append(out, &d)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out
 }
 
 // Records calls fn for every record in dependency order (site, doors,
-// keys, people, then what refers to them), as the ops of a snapshot.
+// keys, people, then what refers to them), as the ops of a snapshot. The
+// records are copies.
 func (c *Catalog) Records(fn func(Op) error) error {
 	if c.site != nil {
-		if err := fn(Op{Type: OpPutSite, Site: c.site}); err != nil {
+		if err := fn(Op{Type: OpPutSite, Site: c.Site()}); err != nil {
 			return err
 		}
 	}
@@ -343,16 +409,42 @@ func (c *Catalog) Records(fn func(Op) error) error {
 		ids []string
 		op  func(string) Op
 	}{
-		{mapKeys(c.doors), func(id string) Op { return Op{Type: OpPutDoor, Door: c.doors[id]} }},
-		{mapKeys(c.keys), func(id string) Op { return Op{Type: OpPutKey, Key: &c.keys[id].Key} }},
-		{mapKeys(c.people), func(id string) Op { return Op{Type: OpPutPerson, Person: &c.people[id].Person} }},
-		{mapKeys(c.grants), func(id string) Op { return Op{Type: OpPutGrant, Grant: c.grants[id]} }},
-		{mapKeys(c.guestGrants), func(id string) Op { return Op{Type: OpPutGuestGrant, GuestGrant: c.guestGrants[id]} }},
-		{mapKeys(c.keycards), func(id string) Op { return Op{Type: OpPutKeycard, Keycard: &c.keycards[id].Keycard} }},
-		{mapKeys(c.devices), func(id string) Op { return Op{Type: OpPutDevice, Device: c.devices[id]} }},
-		{mapKeys(c.guestCodes), func(id string) Op { return Op{Type: OpPutGuestCode, GuestCode: c.guestCodes[id]} }},
-		{mapKeys(c.tours), func(id string) Op { return Op{Type: OpPutTour, Tour: c.tours[id]} }},
-		{mapKeys(c.allowlists), func(id string) Op { return Op{Type: OpPutAllowlist, Allowlist: c.allowlists[id]} }},
+		{mapKeys(c.doors), func(id string) Op { return Op{Type: OpPutDoor, Door: c.Door(id)} }},
+		{mapKeys(c.keys), func(id string) Op { return Op{Type: OpPutKey, Key: c.Key(id)} }},
+	}
+	for _, s := range steps {
+		if err := emit(s.ids, s.op); err != nil {
+			return err
+		}
+	}
+	for _, h := range c.sortedPeople() {
+		if err := fn(Op{Type: OpPutPerson, Person: c.people.recs[h].person()}); err != nil {
+			return err
+		}
+	}
+	for _, h := range c.sortedGrants(func(*grantRec) bool { return true }) {
+		if err := fn(Op{Type: OpPutGrant, Grant: c.grantOf(h)}); err != nil {
+			return err
+		}
+	}
+	if err := emit(mapKeys(c.guestGrants), func(id string) Op {
+		return Op{Type: OpPutGuestGrant, GuestGrant: c.GuestGrant(id)}
+	}); err != nil {
+		return err
+	}
+	for _, h := range c.sortedCards() {
+		if err := fn(Op{Type: OpPutKeycard, Keycard: c.keycardOf(h)}); err != nil {
+			return err
+		}
+	}
+	steps = []struct {
+		ids []string
+		op  func(string) Op
+	}{
+		{mapKeys(c.devices), func(id string) Op { return Op{Type: OpPutDevice, Device: c.Device(id)} }},
+		{mapKeys(c.guestCodes), func(id string) Op { return Op{Type: OpPutGuestCode, GuestCode: c.GuestCode(id)} }},
+		{mapKeys(c.tours), func(id string) Op { return Op{Type: OpPutTour, Tour: c.Tour(id)} }},
+		{mapKeys(c.allowlists), func(id string) Op { return Op{Type: OpPutAllowlist, Allowlist: c.Allowlist(id)} }},
 	}
 	for _, s := range steps {
 		if err := emit(s.ids, s.op); err != nil {
@@ -360,6 +452,47 @@ func (c *Catalog) Records(fn func(Op) error) error {
 		}
 	}
 	return nil
+}
+
+// sortedPeople returns the handles of every person, by id.
+func (c *Catalog) sortedPeople() []int32 {
+	hs := make([]int32, 0, c.peopleByID.n)
+	for h := range c.people.recs {
+		if c.people.recs[h].live {
+			hs = append(hs, int32(h))
+		}
+	}
+	sort.Slice(hs, func(i, j int) bool { return c.people.recs[hs[i]].id() < c.people.recs[hs[j]].id() })
+	return hs
+}
+
+// sortedGrants returns the handles of the grants that match, by id.
+func (c *Catalog) sortedGrants(match func(*grantRec) bool) []int32 {
+	var hs []int32
+	for h := range c.grants.recs {
+		if g := &c.grants.recs[h]; g.live && match(g) {
+			hs = append(hs, int32(h))
+		}
+	}
+	sort.Slice(hs, func(i, j int) bool { return c.grants.recs[hs[i]].id < c.grants.recs[hs[j]].id })
+	return hs
+}
+
+// sortedCards returns the handles of every keycard, by card id (the
+// order of the hex ids: lowercase hex of the same length sorts as the
+// bytes, a shorter id before the longer ones it starts).
+func (c *Catalog) sortedCards() []int32 {
+	hs := make([]int32, 0, c.cardsByID.n)
+	for h := range c.cards.recs {
+		if c.cards.recs[h].live {
+			hs = append(hs, int32(h))
+		}
+	}
+	sort.Slice(hs, func(i, j int) bool {
+		a, b := &c.cards.recs[hs[i]], &c.cards.recs[hs[j]]
+		return string(a.id[:a.n]) < string(b.id[:b.n])
+	})
+	return hs
 }
 
 func mapKeys[V any](m map[string]V) []string {
@@ -374,13 +507,21 @@ func mapKeys[V any](m map[string]V) []string {
 // state of every record they touched, or none, returning why. site is the
 // site the ops are for (a batch's Site).
 func (c *Catalog) Apply(site string, ops []Op) ([]Change, error) {
+	return c.applyOps(site, ops, true)
+}
+
+// applyOps is Apply; without collect it reports no changes and keeps no
+// record of them (a snapshot's chunks).
+func (c *Catalog) applyOps(site string, ops []Op, collect bool) ([]Change, error) {
 	if c.site != nil && c.site.ID != site {
 		return nil, fmt.Errorf("%w: the set belongs to site %q, the ops to %q", ErrWrongSite, c.site.ID, site)
 	}
-	c.undo = c.undo[:0]
-	c.dirty = map[changeKey]any{}
+	c.applying, c.undo = true, c.undo[:0]
+	if collect {
+		c.dirty = map[changeKey]any{}
+	}
 	c.codeTouched, c.codeAll = map[string]struct{}{}, false
-	defer func() { c.undo, c.dirty, c.codeTouched = nil, nil, nil }()
+	defer func() { c.applying, c.undo, c.dirty, c.codeTouched = false, nil, nil, nil }()
 	for i := range ops {
 		if err := ops[i].Validate(); err != nil {
 			c.rollback()
@@ -391,40 +532,44 @@ func (c *Catalog) Apply(site string, ops []Op) ([]Change, error) {
 			return nil, fmt.Errorf("ops[%d] (%s): %w", i, ops[i].Type, err)
 		}
 	}
-	changes := make([]Change, 0, len(c.dirty))
-	for k, v := range c.dirty {
-		// The primitives record a deletion as a typed nil pointer; Change
-		// promises a plain nil.
-		if rv := reflect.ValueOf(v); rv.Kind() == reflect.Pointer && rv.IsNil() {
-			v = nil
+	var changes []Change
+	if collect {
+		changes = make([]Change, 0, len(c.dirty))
+		for k, v := range c.dirty {
+			// The primitives record a deletion as a typed nil pointer;
+			// Change promises a plain nil.
+			if rv := reflect.ValueOf(v); rv.Kind() == reflect.Pointer && rv.IsNil() {
+				v = nil
+			}
+			changes = append(changes, Change{Kind: k.kind, ID: k.id, Value: v})
 		}
-		changes = append(changes, Change{Kind: k.kind, ID: k.id, Value: v})
+		sort.Slice(changes, func(i, j int) bool {
+			if changes[i].Kind != changes[j].Kind {
+				return changes[i].Kind < changes[j].Kind
+			}
+			return changes[i].ID < changes[j].ID
+		})
 	}
-	sort.Slice(changes, func(i, j int) bool {
-		if changes[i].Kind != changes[j].Kind {
-			return changes[i].Kind < changes[j].Kind
-		}
-		return changes[i].ID < changes[j].ID
-	})
 	c.gen++
 	c.logCodes()
 	return changes, nil
 }
 
-// Load fills an empty catalog from a snapshot's ops (puts only).
+// Load fills an empty catalog from a snapshot's ops (puts only). Like
+// Apply, a chunk that fails changes nothing.
 func (c *Catalog) Load(site string, ops []Op) error {
 	for i := range ops {
 		if _, ok := putField[ops[i].Type]; !ok {
 			return fmt.Errorf("ops[%d]: %w", i, invalid("op", string(ops[i].Type), "a snapshot holds only put ops"))
 		}
 	}
-	_, err := c.Apply(site, ops)
+	_, err := c.applyOps(site, ops, false)
 	return err
 }
 
 func (c *Catalog) rollback() {
 	undo := c.undo
-	c.undo, c.dirty = nil, nil // the inverses record nothing themselves
+	c.applying, c.undo, c.dirty = false, nil, nil // the inverses record nothing themselves
 	for i := len(undo) - 1; i >= 0; i-- {
 		undo[i]()
 	}
@@ -447,8 +592,9 @@ func (c *Catalog) apply(site string, o *Op) error {
 		if c.doors[o.ID] == nil {
 			return notFound("door", o.ID)
 		}
+		dh := c.doors[o.ID].h
 		for _, n := range sortedValues(c.keys) {
-			if n.opens(o.ID) {
+			if n.opens(dh) {
 				nk := n.Key
 				nk.Doors = removeString(n.Doors, o.ID)
 				c.setKey(nk.ID, &nk)
@@ -468,26 +614,26 @@ func (c *Catalog) apply(site string, o *Op) error {
 		return c.deleteKey(o.ID)
 	case OpPutPerson:
 		email := NormalizeEmail(o.Person.Email)
-		if other, ok := c.emails[email]; ok && other != o.Person.ID {
-			return fmt.Errorf("%w: person.email already belongs to person %q", ErrConflict, other)
+		if other := c.personByEmailH(email); other != none && c.people.recs[other].id() != o.Person.ID {
+			return fmt.Errorf("%w: person.email already belongs to person %q", ErrConflict, c.people.recs[other].id())
 		}
 		p := *o.Person
 		c.setPerson(p.ID, &p)
 	case OpRevokePerson:
-		if c.people[o.ID] == nil {
+		if c.personH(o.ID) == none {
 			return notFound("person", o.ID)
 		}
 		c.revoke(o.ID)
 	case OpDeletePerson:
-		if c.people[o.ID] == nil {
+		if c.personH(o.ID) == none {
 			return notFound("person", o.ID)
 		}
 		c.revoke(o.ID)
 		for _, id := range append([]string(nil), c.guestsByGuest[o.ID]...) {
 			c.setGuestGrant(id, nil)
 		}
-		for _, k := range append([]*Keycard(nil), c.people[o.ID].cards...) {
-			c.setKeycard(k.CardID, nil)
+		for _, k := range c.cardList(c.personH(o.ID)) {
+			c.setKeycard(c.cards.recs[k].cardID(), nil)
 		}
 		for _, id := range append([]string(nil), c.devicesByOwner[o.ID]...) {
 			c.setDevice(id, nil)
@@ -495,7 +641,7 @@ func (c *Catalog) apply(site string, o *Op) error {
 		c.setPerson(o.ID, nil)
 	case OpPutGrant:
 		g := *o.Grant
-		if c.people[g.PersonID] == nil {
+		if c.personH(g.PersonID) == none {
 			return fmt.Errorf("grant.person_id: %w", notFound("person", g.PersonID))
 		}
 		if c.keys[g.KeyID] == nil {
@@ -505,21 +651,18 @@ func (c *Catalog) apply(site string, o *Op) error {
 			e := *g.Expires
 			g.Expires = &e
 		}
-		// Share the referents' id strings: records decoded from JSON
-		// carry their own copies, a few bytes each across a whole site.
-		g.PersonID, g.KeyID, g.Method = c.people[g.PersonID].ID, c.keys[g.KeyID].ID, internMethod(g.Method)
 		c.setGrant(g.ID, &g)
 	case OpDeleteGrant:
-		if c.grants[o.ID] == nil {
+		if c.grantH(o.ID) == none {
 			return notFound("grant", o.ID)
 		}
 		c.setGrant(o.ID, nil)
 	case OpPutGuestGrant:
 		g := *o.GuestGrant
-		if c.people[g.HostID] == nil {
+		if c.personH(g.HostID) == none {
 			return fmt.Errorf("guest_grant.host_id: %w", notFound("person", g.HostID))
 		}
-		if g.GuestID != "" && c.people[g.GuestID] == nil {
+		if g.GuestID != "" && c.personH(g.GuestID) == none {
 			return fmt.Errorf("guest_grant.guest_id: %w", notFound("person", g.GuestID))
 		}
 		if c.keys[g.KeyID] == nil {
@@ -537,19 +680,18 @@ func (c *Catalog) apply(site string, o *Op) error {
 		c.setGuestGrant(o.ID, nil)
 	case OpPutKeycard:
 		k := *o.Keycard
-		if c.people[k.OwnerID] == nil {
+		if c.personH(k.OwnerID) == none {
 			return fmt.Errorf("keycard.owner_id: %w", notFound("person", k.OwnerID))
 		}
-		k.OwnerID = c.people[k.OwnerID].ID
 		c.setKeycard(k.CardID, &k)
 	case OpDeleteKeycard:
-		if c.keycards[o.ID] == nil {
+		if c.cardH(o.ID) == none {
 			return fmt.Errorf("%w: keycard", ErrNotFound) // never echo a card id
 		}
 		c.setKeycard(o.ID, nil)
 	case OpPutDevice:
 		d := *o.Device
-		if c.people[d.OwnerID] == nil {
+		if c.personH(d.OwnerID) == none {
 			return fmt.Errorf("device.owner_id: %w", notFound("person", d.OwnerID))
 		}
 		if other, ok := c.deviceByKey[string(d.PublicKey)]; ok && other != d.ID {
@@ -564,7 +706,7 @@ func (c *Catalog) apply(site string, o *Op) error {
 		c.setDevice(o.ID, nil)
 	case OpPutGuestCode:
 		g := *o.GuestCode
-		if c.people[g.HostID] == nil {
+		if c.personH(g.HostID) == none {
 			return fmt.Errorf("guest_code.host_id: %w", notFound("person", g.HostID))
 		}
 		if c.keys[g.KeyID] == nil {
@@ -649,10 +791,9 @@ func (c *Catalog) deleteKey(id string) error {
 	if c.keys[id] == nil {
 		return notFound("key", id)
 	}
-	for _, g := range sortedValues(c.grants) {
-		if g.KeyID == id {
-			c.setGrant(g.ID, nil)
-		}
+	kh := c.keys[id].h
+	for _, h := range c.sortedGrants(func(g *grantRec) bool { return g.key == kh }) {
+		c.setGrant(c.grants.recs[h].id, nil)
 	}
 	for _, g := range sortedValues(c.guestGrants) {
 		if g.KeyID == id {
@@ -688,8 +829,8 @@ func (c *Catalog) deleteKey(id string) error {
 
 // revoke removes every grant of a person and every guest access they gave.
 func (c *Catalog) revoke(personID string) {
-	for _, g := range append([]*Grant(nil), c.people[personID].grants...) {
-		c.setGrant(g.ID, nil)
+	for _, g := range c.grantList(c.personH(personID)) {
+		c.setGrant(c.grants.recs[g].id, nil)
 	}
 	for _, id := range append([]string(nil), c.guestsByHost[personID]...) {
 		c.setGuestGrant(id, nil)
@@ -730,18 +871,67 @@ func removeString(list []string, s string) []string {
 	return out
 }
 
-func internMethod(m AccessMethod) AccessMethod {
-	switch m {
-	case MethodApp:
-		return MethodApp
-	case MethodDoorcode:
-		return MethodDoorcode
-	}
-	return m
-}
-
 func cloneSite(s *Site) *Site {
 	n := *s
 	n.DoorcodeSecret = append([]byte(nil), s.DoorcodeSecret...)
+	return &n
+}
+
+func cloneKey(k *Key) *Key {
+	n := *k
+	n.Doors = append([]string(nil), k.Doors...)
+	return &n
+}
+
+func cloneTime(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	v := *t
+	return &v
+}
+
+func cloneGuestGrant(g *GuestGrant) *GuestGrant {
+	if g == nil {
+		return nil
+	}
+	n := *g
+	n.Expires = cloneTime(g.Expires)
+	return &n
+}
+
+func cloneDevice(d *Device) *Device {
+	if d == nil {
+		return nil
+	}
+	n := *d
+	n.PublicKey = append([]byte(nil), d.PublicKey...)
+	return &n
+}
+
+func cloneGuestCode(g *GuestCode) *GuestCode {
+	if g == nil {
+		return nil
+	}
+	n := *g
+	n.Expires = cloneTime(g.Expires)
+	return &n
+}
+
+func cloneTour(t *Tour) *Tour {
+	if t == nil {
+		return nil
+	}
+	n := *t
+	n.Keys = append([]string(nil), t.Keys...)
+	return &n
+}
+
+func cloneAllowlist(a *Allowlist) *Allowlist {
+	if a == nil {
+		return nil
+	}
+	n := *a
+	n.Keys = append([]string(nil), a.Keys...)
 	return &n
 }

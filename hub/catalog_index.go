@@ -1,39 +1,235 @@
 package hub
 
-import "time"
+import (
+	"encoding/hex"
+	"time"
+)
 
-// personNode is a person with their grants and keycards at hand: a
-// decision reaches them by pointer, not by further map lookups.
-type personNode struct {
-	Person
-	grants []*Grant
-	cards  []*Keycard
+// The catalog keeps the records there are many of — people, grants and
+// keycards — in arenas: slices of compact, pointer-poor records addressed
+// by int32 handles, found by id through a handleIndex. A person's grants
+// and keycards are linked lists through those arenas, a keycard names its
+// owner by handle, a grant its person and key. A keycard decision thus
+// reads one or two cache lines of the keycard index, the keycard, its
+// owner and their grants: no Go map of a million entries, no string to
+// dereference on the way. Doors and keys, a few hundred at most, stay in
+// maps; a key holds its doors as a bitset over door handles.
+//
+// Handles are reused after a delete. Nothing keeps a handle across a
+// delete: a record is deleted only after what refers to it (the cascades),
+// and the undo of a batch restores records by id, so a person restored
+// under another handle gets their grants and keycards back after it.
+
+// none is the handle of no record.
+const none int32 = -1
+
+// arena holds records of one kind; released handles are reused.
+type arena[T any] struct {
+	recs []T
+	free []int32
 }
 
-// cardNode is a keycard with its owner at hand.
-type cardNode struct {
-	Keycard
-	owner *personNode
+func (a *arena[T]) alloc() int32 {
+	if n := len(a.free); n > 0 {
+		h := a.free[n-1]
+		a.free = a.free[:n-1]
+		return h
+	}
+	var zero T
+	a.recs = append(a.recs, zero)
+	return int32(len(a.recs) - 1)
 }
 
-// keyNode is a key with its doors as a set.
+func (a *arena[T]) release(h int32) {
+	var zero T
+	a.recs[h] = zero
+	a.free = append(a.free, h)
+}
+
+// personRec is a person. Their id, email and name share one string.
+type personRec struct {
+	s       string
+	emailAt uint16
+	nameAt  uint16
+	reroll  uint32
+	manager bool
+	live    bool
+	grants  int32 // first grant of the list, in the order they were put
+	cards   int32 // first keycard of the list, likewise
+}
+
+func (p *personRec) id() string    { return p.s[:p.emailAt] }
+func (p *personRec) email() string { return p.s[p.emailAt:p.nameAt] }
+func (p *personRec) name() string  { return p.s[p.nameAt:] }
+
+func (p *personRec) person() *Person {
+	return &Person{ID: p.id(), Email: p.email(), Name: p.name(), Manager: p.manager, Reroll: p.reroll}
+}
+
+// grantRec is a grant; its person and key are handles.
+type grantRec struct {
+	id         string
+	person     int32
+	key        int32
+	next       int32 // the person's next grant
+	resident   bool
+	mayShare   bool
+	doorcode   bool // method doorcode, else app
+	hasExpires bool
+	live       bool
+	start      time.Time
+	expires    time.Time
+}
+
+func (g *grantRec) method() AccessMethod {
+	if g.doorcode {
+		return MethodDoorcode
+	}
+	return MethodApp
+}
+
+// expiresAt is the grant's expiry, pointing into the arena: valid until
+// the catalog next changes.
+func (g *grantRec) expiresAt() *time.Time {
+	if g.hasExpires {
+		return &g.expires
+	}
+	return nil
+}
+
+// cardRec is a keycard with its id decoded: comparing a presented id
+// with it reads no other memory.
+type cardRec struct {
+	id     [MaxCardIDBytes]byte
+	n      uint8
+	active bool
+	live   bool
+	owner  int32
+	next   int32 // the owner's next keycard
+}
+
+func (k *cardRec) cardID() string { return hex.EncodeToString(k.id[:k.n]) }
+
+// is reports whether the card's id is cardID (lowercase hex).
+func (k *cardRec) is(cardID string) bool {
+	if len(cardID) != 2*int(k.n) {
+		return false
+	}
+	const digits = "0123456789abcdef"
+	for i, b := range k.id[:k.n] {
+		if cardID[2*i] != digits[b>>4] || cardID[2*i+1] != digits[b&15] {
+			return false
+		}
+	}
+	return true
+}
+
+// doorNode is a door and its handle.
+type doorNode struct {
+	Door
+	h int32
+}
+
+// keyNode is a key with its handle and its doors as a bitset over door
+// handles.
 type keyNode struct {
 	Key
-	doors map[string]struct{}
+	h     int32
+	doors []uint64
 }
 
-func (k *keyNode) opens(door string) bool {
-	_, ok := k.doors[door]
-	return ok
+func (k *keyNode) opens(door int32) bool {
+	w := int(door >> 6)
+	return door >= 0 && w < len(k.doors) && k.doors[w]&(1<<(uint(door)&63)) != 0
 }
 
-// The primitives below are the only code that writes the catalog's maps.
-// Each keeps the secondary indexes right, marks the record dirty and, while
-// a batch is applied, records its own inverse for rollback.
+// Lookups by id. They return none when there is no such record.
+
+func (c *Catalog) personH(id string) int32 {
+	return c.peopleByID.lookup(idTag(id), func(h int32) bool { return c.people.recs[h].id() == id })
+}
+
+func (c *Catalog) personByEmailH(email string) int32 {
+	norm := NormalizeEmail(email)
+	return c.emails.lookup(idTag(norm), func(h int32) bool { return NormalizeEmail(c.people.recs[h].email()) == norm })
+}
+
+func (c *Catalog) grantH(id string) int32 {
+	return c.grantsByID.lookup(idTag(id), func(h int32) bool { return c.grants.recs[h].id == id })
+}
+
+// cardH finds a keycard: the decision's first step, written out.
+func (c *Catalog) cardH(cardID string) int32 {
+	slots := c.cardsByID.slots
+	if len(slots) == 0 {
+		return none
+	}
+	tag := idTag(cardID)
+	mask := uint32(len(slots) - 1)
+	for i := tag & mask; ; i = (i + 1) & mask {
+		s := slots[i]
+		if s.ref == 0 {
+			return none
+		}
+		if s.tag == tag && c.cards.recs[s.ref-1].is(cardID) {
+			return s.ref - 1
+		}
+	}
+}
+
+// doorH is a door's handle, or none.
+func (c *Catalog) doorH(id string) int32 {
+	if d := c.doors[id]; d != nil {
+		return d.h
+	}
+	return none
+}
+
+// Public copies of arena records.
+
+func (c *Catalog) grantOf(h int32) *Grant {
+	r := &c.grants.recs[h]
+	g := &Grant{ID: r.id, PersonID: c.people.recs[r.person].id(), KeyID: c.keyByH[r.key].ID,
+		Resident: r.resident, MayShare: r.mayShare, StartsAt: r.start, Method: r.method()}
+	if r.hasExpires {
+		e := r.expires
+		g.Expires = &e
+	}
+	return g
+}
+
+func (c *Catalog) keycardOf(h int32) *Keycard {
+	r := &c.cards.recs[h]
+	return &Keycard{CardID: r.cardID(), OwnerID: c.people.recs[r.owner].id(), Active: r.active}
+}
+
+// grantList and cardList return the handles of a person's grants and
+// keycards, in the order they were put.
+func (c *Catalog) grantList(p int32) []int32 {
+	var out []int32
+	for g := c.people.recs[p].grants; g != none; g = c.grants.recs[g].next {
+		out = append(out, g)
+	}
+	return out
+}
+
+func (c *Catalog) cardList(p int32) []int32 {
+	var out []int32
+	for k := c.people.recs[p].cards; k != none; k = c.cards.recs[k].next {
+		out = append(out, k)
+	}
+	return out
+}
+
+// The primitives below are the only code that writes the catalog's
+// records. Each keeps the indexes right, marks the record dirty and,
+// while a batch is applied, records its own inverse for rollback.
 
 func (c *Catalog) record(kind Kind, id string, v any, undo func()) {
 	if c.dirty != nil {
 		c.dirty[changeKey{kind, id}] = v
+	}
+	if c.applying {
 		c.undo = append(c.undo, undo)
 	}
 }
@@ -51,70 +247,180 @@ func (c *Catalog) setSite(s *Site) {
 }
 
 func (c *Catalog) setDoor(id string, d *Door) {
-	old := c.doors[id]
+	n := c.doors[id]
+	var old *Door
+	if n != nil {
+		v := n.Door
+		old = &v
+	}
 	c.record(KindDoor, id, d, func() { c.setDoor(id, old) })
 	c.touchCodes("")
-	setOrDelete(c.doors, id, d)
+	switch {
+	case d == nil:
+		delete(c.doors, id)
+		c.doorFree = append(c.doorFree, n.h)
+	case n != nil:
+		c.doors[id] = &doorNode{Door: *d, h: n.h}
+	default:
+		h := c.nextDoor
+		if k := len(c.doorFree); k > 0 {
+			h, c.doorFree = c.doorFree[k-1], c.doorFree[:k-1]
+		} else {
+			c.nextDoor++
+		}
+		c.doors[id] = &doorNode{Door: *d, h: h}
+	}
 }
 
 func (c *Catalog) setKey(id string, k *Key) {
+	n := c.keys[id]
 	var old *Key
-	if n := c.keys[id]; n != nil {
+	if n != nil {
 		old = &n.Key
 	}
 	c.record(KindKey, id, k, func() { c.setKey(id, old) })
 	c.touchCodes("")
 	if k == nil {
 		delete(c.keys, id)
+		c.keyByH[n.h] = nil
+		c.keyFree = append(c.keyFree, n.h)
 		return
 	}
-	n := &keyNode{Key: *k, doors: make(map[string]struct{}, len(k.Doors))}
-	for _, d := range k.Doors {
-		n.doors[d] = struct{}{}
+	nn := &keyNode{Key: *k}
+	switch {
+	case n != nil:
+		nn.h = n.h
+	case len(c.keyFree) > 0:
+		nn.h, c.keyFree = c.keyFree[len(c.keyFree)-1], c.keyFree[:len(c.keyFree)-1]
+	default:
+		nn.h = int32(len(c.keyByH))
+		c.keyByH = append(c.keyByH, nil)
 	}
-	c.keys[id] = n
+	for _, d := range k.Doors {
+		h := c.doors[d].h
+		for int(h>>6) >= len(nn.doors) {
+			nn.doors = append(nn.doors, 0)
+		}
+		nn.doors[h>>6] |= 1 << (uint(h) & 63)
+	}
+	c.keys[id] = nn
+	c.keyByH[nn.h] = nn
 }
 
 // setPerson puts or deletes a person. A person is deleted only after their
 // grants and keycards (delete_person removes those first); a put keeps the
-// node, so keycards keep pointing at their owner.
+// handle, so keycards and grants keep pointing at their person.
 func (c *Catalog) setPerson(id string, p *Person) {
-	n := c.people[id]
+	h := c.personH(id)
 	var old *Person
-	if n != nil {
-		v := n.Person
-		old = &v
-		delete(c.emails, NormalizeEmail(n.Email))
+	if h != none {
+		old = c.people.recs[h].person()
+		c.emails.remove(idTag(NormalizeEmail(old.Email)), h)
 	}
 	c.record(KindPerson, id, p, func() { c.setPerson(id, old) })
 	c.touchCodes(id)
 	switch {
 	case p == nil:
-		delete(c.people, id)
-	case n != nil:
-		n.Person = *p
-	default:
-		c.people[id] = &personNode{Person: *p}
+		c.peopleByID.remove(idTag(id), h)
+		c.people.release(h)
+		return
+	case h == none:
+		h = c.people.alloc()
+		c.people.recs[h] = personRec{grants: none, cards: none}
+		c.peopleByID.insert(idTag(p.ID), h)
 	}
-	if p != nil {
-		c.emails[NormalizeEmail(p.Email)] = id
-	}
+	r := &c.people.recs[h]
+	r.s = p.ID + p.Email + p.Name
+	r.emailAt, r.nameAt = uint16(len(p.ID)), uint16(len(p.ID)+len(p.Email))
+	r.reroll, r.manager, r.live = p.Reroll, p.Manager, true
+	c.emails.insert(idTag(NormalizeEmail(p.Email)), h)
 }
 
 func (c *Catalog) setGrant(id string, g *Grant) {
-	old := c.grants[id]
-	c.record(KindGrant, id, g, func() { c.setGrant(id, old) })
-	if old != nil {
+	h := c.grantH(id)
+	var old *Grant
+	if h != none {
+		old = c.grantOf(h)
 		c.touchCodes(old.PersonID)
-		n := c.people[old.PersonID]
-		n.grants = removePtr(n.grants, old)
+		c.unlinkGrant(c.grants.recs[h].person, h)
 	}
-	if g != nil {
-		c.touchCodes(g.PersonID)
-		n := c.people[g.PersonID]
-		n.grants = append(n.grants, g)
+	c.record(KindGrant, id, g, func() { c.setGrant(id, old) })
+	if g == nil {
+		c.grantsByID.remove(idTag(id), h)
+		c.grants.release(h)
+		return
 	}
-	setOrDelete(c.grants, id, g)
+	c.touchCodes(g.PersonID)
+	if h == none {
+		h = c.grants.alloc()
+		c.grantsByID.insert(idTag(g.ID), h)
+	}
+	r := grantRec{id: g.ID, person: c.personH(g.PersonID), key: c.keys[g.KeyID].h, next: none,
+		resident: g.Resident, mayShare: g.MayShare, doorcode: g.Method == MethodDoorcode, live: true, start: g.StartsAt}
+	if g.Expires != nil {
+		r.hasExpires, r.expires = true, *g.Expires
+	}
+	c.grants.recs[h] = r
+	c.linkGrant(r.person, h)
+}
+
+func (c *Catalog) linkGrant(p, g int32) {
+	head := &c.people.recs[p].grants
+	for *head != none {
+		head = &c.grants.recs[*head].next
+	}
+	*head = g
+}
+
+func (c *Catalog) unlinkGrant(p, g int32) {
+	head := &c.people.recs[p].grants
+	for *head != g {
+		head = &c.grants.recs[*head].next
+	}
+	*head = c.grants.recs[g].next
+	c.grants.recs[g].next = none
+}
+
+func (c *Catalog) setKeycard(cardID string, k *Keycard) {
+	h := c.cardH(cardID)
+	var old *Keycard
+	if h != none {
+		old = c.keycardOf(h)
+		c.unlinkCard(c.cards.recs[h].owner, h)
+	}
+	c.record(KindKeycard, cardID, k, func() { c.setKeycard(cardID, old) })
+	if k == nil {
+		c.cardsByID.remove(idTag(cardID), h)
+		c.cards.release(h)
+		return
+	}
+	if h == none {
+		h = c.cards.alloc()
+		c.cardsByID.insert(idTag(cardID), h)
+	}
+	r := cardRec{active: k.Active, live: true, owner: c.personH(k.OwnerID), next: none}
+	// Validate accepted it: lowercase hex of at most MaxCardIDBytes.
+	n, _ := hex.Decode(r.id[:], []byte(k.CardID))
+	r.n = uint8(n)
+	c.cards.recs[h] = r
+	c.linkCard(r.owner, h)
+}
+
+func (c *Catalog) linkCard(p, k int32) {
+	head := &c.people.recs[p].cards
+	for *head != none {
+		head = &c.cards.recs[*head].next
+	}
+	*head = k
+}
+
+func (c *Catalog) unlinkCard(p, k int32) {
+	head := &c.people.recs[p].cards
+	for *head != k {
+		head = &c.cards.recs[*head].next
+	}
+	*head = c.cards.recs[k].next
+	c.cards.recs[k].next = none
 }
 
 func (c *Catalog) setGuestGrant(id string, g *GuestGrant) {
@@ -133,24 +439,6 @@ func (c *Catalog) setGuestGrant(id string, g *GuestGrant) {
 		}
 	}
 	setOrDelete(c.guestGrants, id, g)
-}
-
-func (c *Catalog) setKeycard(cardID string, k *Keycard) {
-	var old *Keycard
-	if n := c.keycards[cardID]; n != nil {
-		v := n.Keycard
-		old = &v
-		n.owner.cards = removePtr(n.owner.cards, &n.Keycard)
-	}
-	c.record(KindKeycard, cardID, k, func() { c.setKeycard(cardID, old) })
-	if k == nil {
-		delete(c.keycards, cardID)
-		return
-	}
-	owner := c.people[k.OwnerID]
-	n := &cardNode{Keycard: *k, owner: owner}
-	owner.cards = append(owner.cards, &n.Keycard)
-	c.keycards[cardID] = n
 }
 
 func (c *Catalog) setDevice(id string, d *Device) {
@@ -208,21 +496,6 @@ func (c *Catalog) setAllowlist(integration string, a *Allowlist) {
 	old := c.allowlists[integration]
 	c.record(KindAllowlist, integration, a, func() { c.setAllowlist(integration, old) })
 	setOrDelete(c.allowlists, integration, a)
-}
-
-// removePtr returns list without p, in a new array: a slice handed out
-// earlier keeps its contents.
-func removePtr[T any](list []*T, p *T) []*T {
-	out := make([]*T, 0, len(list))
-	for _, v := range list {
-		if v != p {
-			out = append(out, v)
-		}
-	}
-	if len(out) == 0 {
-		return nil
-	}
-	return out
 }
 
 func setOrDelete[V any](m map[string]*V, id string, v *V) {

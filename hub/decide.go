@@ -2,6 +2,7 @@ package hub
 
 import (
 	"crypto/ed25519"
+	"sync"
 	"time"
 )
 
@@ -214,26 +215,54 @@ func (e *Engine) Explain(doorID string, p Presentation, now Now) Decision {
 }
 
 func (e *Engine) decide(doorID string, p Presentation, now Now, commit bool) Decision {
-	d := Decision{Door: doorID, At: now.Time, Kind: p.Kind, ClockTrusted: now.Trusted, Visibility: Visible}
-	e.store.View(func(c *Catalog) {
-		ev := evaluator{c: c, door: c.Door(doorID), doorID: doorID, now: now, margin: e.margin}
-		if ev.door == nil {
-			d.Reason = UnknownDoor
-			return
-		}
-		switch p.Kind {
-		case CredKeycard:
-			ev.keycard(&d, p.CardID)
-		case CredMobile:
-			ev.mobile(&d, p)
-		case CredDoorcode:
-			e.doorcode(&ev, &d, p.Code, commit)
-		default:
-			d.Reason = UnknownCredential
-		}
-		e.finish(&ev, &d)
-	})
+	// The call's state lives in a pooled decideCall whose method value
+	// was made once: handing Reader.View a fresh closure would move the
+	// Decision and the closure to the heap on every decision.
+	call := decideCalls.Get().(*decideCall)
+	call.e, call.doorID, call.p, call.now, call.commit = e, doorID, p, now, commit
+	call.d = Decision{Door: doorID, At: now.Time, Kind: p.Kind, ClockTrusted: now.Trusted, Visibility: Visible}
+	e.store.View(call.view)
+	d := call.d
+	*call = decideCall{view: call.view}
+	decideCalls.Put(call)
 	return d
+}
+
+// decideCall is one decision in progress; see Engine.decide.
+type decideCall struct {
+	e      *Engine
+	doorID string
+	p      Presentation
+	now    Now
+	commit bool
+	d      Decision
+	view   func(*Catalog) // call.run, bound once
+}
+
+var decideCalls = sync.Pool{New: func() any {
+	call := new(decideCall)
+	call.view = call.run
+	return call
+}}
+
+func (call *decideCall) run(c *Catalog) {
+	e, d := call.e, &call.d
+	ev := evaluator{c: c, door: c.doors[call.doorID], doorID: call.doorID, now: call.now, margin: e.margin, subject: none}
+	if ev.door == nil {
+		d.Reason = UnknownDoor
+		return
+	}
+	switch call.p.Kind {
+	case CredKeycard:
+		ev.keycard(d, call.p.CardID)
+	case CredMobile:
+		ev.mobile(d, call.p)
+	case CredDoorcode:
+		e.doorcode(&ev, d, call.p.Code, call.commit)
+	default:
+		d.Reason = UnknownCredential
+	}
+	e.finish(&ev, d)
 }
 
 func (e *Engine) finish(ev *evaluator, d *Decision) {
@@ -249,14 +278,14 @@ func (e *Engine) finish(ev *evaluator, d *Decision) {
 func (e *Engine) ExplainPerson(doorID, personID string, now Now) []Decision {
 	var out []Decision
 	e.store.View(func(c *Catalog) {
-		n := c.people[personID]
-		if n == nil {
+		n := c.personH(personID)
+		if n == none {
 			return
 		}
-		door := c.Door(doorID)
+		door := c.doors[doorID]
 		try := func(kind CredentialKind, fill func(ev *evaluator, d *Decision)) {
 			d := Decision{Door: doorID, At: now.Time, Kind: kind, ClockTrusted: now.Trusted, Visibility: Visible}
-			ev := evaluator{c: c, door: door, doorID: doorID, now: now, margin: e.margin}
+			ev := evaluator{c: c, door: door, doorID: doorID, now: now, margin: e.margin, subject: none}
 			if door == nil {
 				d.Reason = UnknownDoor
 			} else {
@@ -265,8 +294,9 @@ func (e *Engine) ExplainPerson(doorID, personID string, now Now) []Decision {
 			}
 			out = append(out, d)
 		}
-		for _, k := range n.cards {
-			try(CredKeycard, func(ev *evaluator, d *Decision) { ev.keycard(d, k.CardID) })
+		for _, k := range c.cardList(n) {
+			cardID := c.cards.recs[k].cardID()
+			try(CredKeycard, func(ev *evaluator, d *Decision) { ev.keycard(d, cardID) })
 		}
 		for _, id := range c.devicesByOwner[personID] {
 			try(CredMobile, func(ev *evaluator, d *Decision) {
@@ -275,8 +305,8 @@ func (e *Engine) ExplainPerson(doorID, personID string, now Now) []Decision {
 			})
 		}
 		hasCode := false
-		for _, g := range n.grants {
-			hasCode = hasCode || g.Method == MethodDoorcode
+		for _, g := range c.grantList(n) {
+			hasCode = hasCode || c.grants.recs[g].doorcode
 		}
 		if hasCode {
 			try(CredDoorcode, func(ev *evaluator, d *Decision) {
@@ -309,7 +339,7 @@ func (e *Engine) doorcode(ev *evaluator, d *Decision, code string, commit bool) 
 		d.Reason = ClockUntrusted
 		return
 	}
-	date, dayStart, dayEnd := LocalDay(t, ev.c.Location())
+	date, dayStart, dayEnd := LocalDay(t, ev.c.loc)
 	holders := e.codes.holders(ev.c, ev.doorID, date, code)
 	codes := liveGuestCodes(ev.c, code, dayStart, dayEnd)
 	tours := liveTours(ev.c, code, dayStart, dayEnd)
@@ -324,7 +354,7 @@ func (e *Engine) doorcode(ev *evaluator, d *Decision, code string, commit bool) 
 		d.Alarm = AlarmDoorcodeCollide
 		d.Colliding = append([]string(nil), holders...)
 	case len(holders) == 1:
-		ev.person(d, ev.c.people[holders[0]], CredDoorcode)
+		ev.person(d, ev.c.personH(holders[0]), CredDoorcode)
 	case len(codes) == 1:
 		ev.guestCode(d, codes[0])
 	default:
@@ -372,34 +402,36 @@ func liveTours(c *Catalog, code string, dayStart, dayEnd time.Time) []*Tour {
 // evaluator applies the rules for one decision.
 type evaluator struct {
 	c      *Catalog
-	door   *Door
+	door   *doorNode
 	doorID string
 	now    Now
 	margin time.Duration
-	// subject is the person the credential resolved to, if any.
-	subject *personNode
+	// subject is the person the credential resolved to, or none.
+	subject int32
 }
 
 func (ev *evaluator) keycard(d *Decision, cardID string) {
-	k := ev.c.keycards[cardID]
-	switch {
-	case k == nil:
+	h := ev.c.cardH(cardID)
+	if h == none {
 		d.Reason = UnknownCredential
-	case !k.Active:
+		return
+	}
+	k := &ev.c.cards.recs[h]
+	if !k.active {
 		ev.resolve(d, k.owner)
 		d.Reason = CredentialInactive
-	default:
-		ev.person(d, k.owner, CredKeycard)
+		return
 	}
+	ev.person(d, k.owner, CredKeycard)
 }
 
 func (ev *evaluator) mobile(d *Decision, p Presentation) {
-	dev := ev.c.DeviceByPublicKey(p.PublicKey)
-	owner := (*personNode)(nil)
+	dev := ev.c.devices[ev.c.deviceByKey[string(p.PublicKey)]]
+	owner := none
 	if dev != nil {
-		owner = ev.c.people[dev.OwnerID]
+		owner = ev.c.personH(dev.OwnerID)
 	}
-	if owner == nil {
+	if owner == none {
 		d.Reason = UnknownCredential
 		return
 	}
@@ -413,9 +445,9 @@ func (ev *evaluator) mobile(d *Decision, p Presentation) {
 	ev.person(d, owner, CredMobile)
 }
 
-func (ev *evaluator) resolve(d *Decision, n *personNode) {
-	ev.subject = n
-	d.Subject, d.PersonID = SubjectPerson, n.ID
+func (ev *evaluator) resolve(d *Decision, p int32) {
+	ev.subject = p
+	d.Subject, d.PersonID = SubjectPerson, ev.c.people.recs[p].id()
 }
 
 // window checks [start, expires) at now; on an untrusted clock an expiry
@@ -436,40 +468,45 @@ func (ev *evaluator) window(start time.Time, expires *time.Time) Reason {
 
 // person decides for a person presenting a credential of kind: any of
 // their grants, then any guest grant in which they are the guest.
-func (ev *evaluator) person(d *Decision, n *personNode, kind CredentialKind) {
-	ev.resolve(d, n)
+func (ev *evaluator) person(d *Decision, p int32, kind CredentialKind) {
+	ev.resolve(d, p)
+	c := ev.c
 	best := NoKeyForDoor
 	deny := func(r Reason) {
 		if rank[r] > rank[best] {
 			best = r
 		}
 	}
-	var allow *Grant
-	for _, g := range n.grants {
-		k := ev.c.keys[g.KeyID]
-		if !k.opens(ev.doorID) {
+	allow := none
+	for h := c.people.recs[p].grants; h != none; h = c.grants.recs[h].next {
+		g := &c.grants.recs[h]
+		k := c.keyByH[g.key]
+		if !k.opens(ev.door.h) {
 			continue
 		}
 		r := ev.grantReason(g, k, kind)
 		if r == "" {
 			// Prefer a resident grant: it keeps the resident's activity
 			// private at their own door.
-			if allow == nil || (g.Resident && !allow.Resident) || (g.Resident == allow.Resident && g.ID < allow.ID) {
-				allow = g
+			if allow == none {
+				allow = h
+			} else if a := &c.grants.recs[allow]; (g.resident && !a.resident) || (g.resident == a.resident && g.id < a.id) {
+				allow = h
 			}
 			continue
 		}
 		deny(r)
 	}
-	if allow != nil {
-		d.Reason, d.GrantID, d.Resident = AllowedByGrant, allow.ID, allow.Resident
+	if allow != none {
+		a := &c.grants.recs[allow]
+		d.Reason, d.GrantID, d.Resident = AllowedByGrant, a.id, a.resident
 		return
 	}
 	var allowGuest *GuestGrant
-	for _, id := range ev.c.guestsByGuest[n.ID] {
-		gg := ev.c.guestGrants[id]
-		k := ev.c.keys[gg.KeyID]
-		if !k.opens(ev.doorID) {
+	for _, id := range c.guestsByGuest[c.people.recs[p].id()] {
+		gg := c.guestGrants[id]
+		k := c.keys[gg.KeyID]
+		if !k.opens(ev.door.h) {
 			continue
 		}
 		var r Reason
@@ -494,36 +531,38 @@ func (ev *evaluator) person(d *Decision, n *personNode, kind CredentialKind) {
 }
 
 // grantReason is why a grant does not admit the credential, or "".
-func (ev *evaluator) grantReason(g *Grant, k *keyNode, kind CredentialKind) Reason {
+func (ev *evaluator) grantReason(g *grantRec, k *keyNode, kind CredentialKind) Reason {
 	switch kind {
 	case CredMobile:
-		if g.Method != MethodApp {
+		if g.doorcode {
 			return MethodNotAllowed
 		}
 	case CredDoorcode:
-		if g.Method != MethodDoorcode {
+		if !g.doorcode {
 			return MethodNotAllowed
 		}
 		if !k.DoorcodesAllowed {
 			return DoorcodesNotAllowed
 		}
 	}
-	return ev.window(g.StartsAt, g.Expires)
+	return ev.window(g.start, g.expiresAt())
 }
 
 // hostReason is why a host cannot share key k now, or "": the host needs a
 // grant of k that may share, on a key that allows sharing, valid now.
 func (ev *evaluator) hostReason(hostID string, k *keyNode) Reason {
-	host := ev.c.people[hostID]
-	if host == nil || !k.MayShareAllowed {
+	c := ev.c
+	host := c.personH(hostID)
+	if host == none || !k.MayShareAllowed {
 		return HostRevoked
 	}
 	best := HostRevoked
-	for _, g := range host.grants {
-		if g.KeyID != k.ID || !g.MayShare {
+	for h := c.people.recs[host].grants; h != none; h = c.grants.recs[h].next {
+		g := &c.grants.recs[h]
+		if g.key != k.h || !g.mayShare {
 			continue
 		}
-		switch r := ev.window(g.StartsAt, g.Expires); r {
+		switch r := ev.window(g.start, g.expiresAt()); r {
 		case "":
 			return ""
 		case ClockUntrusted:
@@ -546,7 +585,7 @@ func (ev *evaluator) guestGrantReason(gg *GuestGrant, k *keyNode) Reason {
 func (ev *evaluator) guestCode(d *Decision, g *GuestCode) {
 	d.Subject, d.HostID, d.GuestCodeID = SubjectService, g.HostID, g.ID
 	k := ev.c.keys[g.KeyID]
-	if !k.opens(ev.doorID) {
+	if !k.opens(ev.door.h) {
 		d.Reason = NoKeyForDoor
 		return
 	}
@@ -574,10 +613,10 @@ func (ev *evaluator) guestCode(d *Decision, g *GuestCode) {
 func (ev *evaluator) tour(d *Decision, t *Tour) {
 	d.Subject, d.TourID = SubjectTour, t.ID
 	opens, allowlisted := false, false
-	al := ev.c.Allowlist(t.Integration)
+	al := ev.c.allowlists[t.Integration]
 	for _, kid := range t.Keys {
 		k := ev.c.keys[kid]
-		if k == nil || !k.opens(ev.doorID) {
+		if k == nil || !k.opens(ev.door.h) {
 			continue
 		}
 		opens = true
@@ -603,8 +642,8 @@ func (ev *evaluator) tour(d *Decision, t *Tour) {
 // visibility applies the privacy rule: identity removed only for a
 // non-manager person at a private door who is a resident there.
 func (ev *evaluator) visibility(d *Decision) Visibility {
-	n := ev.subject
-	if !ev.door.Type.Private() || n == nil || d.GuestGrant != "" || n.Manager {
+	c, n := ev.c, ev.subject
+	if !ev.door.Type.Private() || n == none || d.GuestGrant != "" || c.people.recs[n].manager {
 		return Visible
 	}
 	if d.Allowed {
@@ -614,8 +653,8 @@ func (ev *evaluator) visibility(d *Decision) Visibility {
 		return Visible
 	}
 	// A denied attempt by a resident at their own door is private too.
-	for _, g := range n.grants {
-		if g.Resident && ev.c.keys[g.KeyID].opens(ev.doorID) {
+	for h := c.people.recs[n].grants; h != none; h = c.grants.recs[h].next {
+		if g := &c.grants.recs[h]; g.resident && c.keyByH[g.key].opens(ev.door.h) {
 			return IdentityRemoved
 		}
 	}

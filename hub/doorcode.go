@@ -104,8 +104,8 @@ type holderSet struct {
 
 func newHolderSet(c *Catalog, doorID, date string) *holderSet {
 	hs := &holderSet{byCode: map[string][]string{}, codeOf: map[string]string{}}
-	site := c.Site()
-	if site == nil || c.Door(doorID) == nil {
+	site := c.site
+	if site == nil || c.doors[doorID] == nil {
 		return hs
 	}
 	dayStart, dayEnd, ok := dayBounds(date, c.Location())
@@ -113,13 +113,18 @@ func newHolderSet(c *Catalog, doorID, date string) *holderSet {
 		return hs
 	}
 	d := newCodeDeriver(site.DoorcodeSecret)
-	for _, g := range c.grants {
-		if _, done := hs.codeOf[g.PersonID]; done || g.Method != MethodDoorcode {
+	dh := c.doorH(doorID)
+	for h := range c.grants.recs {
+		g := &c.grants.recs[h]
+		if !g.live || !g.doorcode {
 			continue
 		}
-		if k := c.keys[g.KeyID]; k.DoorcodesAllowed && k.opens(doorID) && overlaps(g.StartsAt, g.Expires, dayStart, dayEnd) {
-			p := c.people[g.PersonID]
-			hs.add(p.ID, d.code(doorID, p.ID, date, p.Reroll, site.DoorcodeLength))
+		p := &c.people.recs[g.person]
+		if _, done := hs.codeOf[p.id()]; done {
+			continue
+		}
+		if k := c.keyByH[g.key]; k.DoorcodesAllowed && k.opens(dh) && overlaps(g.start, g.expiresAt(), dayStart, dayEnd) {
+			hs.add(p.id(), d.code(doorID, p.id(), date, p.reroll, site.DoorcodeLength))
 		}
 	}
 	return hs
@@ -145,18 +150,21 @@ func (hs *holderSet) update(c *Catalog, doorID, date, personID string) {
 		}
 		delete(hs.codeOf, personID)
 	}
-	n, site := c.people[personID], c.Site()
-	if n == nil || site == nil {
+	n, site := c.personH(personID), c.site
+	if n == none || site == nil {
 		return
 	}
 	dayStart, dayEnd, ok := dayBounds(date, c.Location())
 	if !ok {
 		return
 	}
-	for _, g := range n.grants {
-		if k := c.keys[g.KeyID]; g.Method == MethodDoorcode && k.DoorcodesAllowed && k.opens(doorID) &&
-			overlaps(g.StartsAt, g.Expires, dayStart, dayEnd) {
-			hs.add(personID, DailyDoorcode(site.DoorcodeSecret, doorID, personID, date, n.Reroll, site.DoorcodeLength))
+	dh := c.doorH(doorID)
+	p := &c.people.recs[n]
+	for h := p.grants; h != none; h = c.grants.recs[h].next {
+		g := &c.grants.recs[h]
+		if k := c.keyByH[g.key]; g.doorcode && k.DoorcodesAllowed && k.opens(dh) &&
+			overlaps(g.start, g.expiresAt(), dayStart, dayEnd) {
+			hs.add(personID, DailyDoorcode(site.DoorcodeSecret, doorID, personID, date, p.reroll, site.DoorcodeLength))
 			return
 		}
 	}

@@ -259,32 +259,29 @@ func DoorListOf(c *Catalog, doorID string, now time.Time) (*DoorList, error) {
 	}
 	nowSec := ceilSeconds(now)
 	var all []ListEntry
-	for _, cardID := range mapKeys(c.keycards) {
-		k := c.keycards[cardID]
-		if !k.Active {
+	for h := range c.cards.recs {
+		k := &c.cards.recs[h]
+		if !k.live || !k.active {
 			continue
 		}
 		ws, prio := admitWindows(c, k.owner, doorID, CredKeycard, nowSec)
 		if len(ws) == 0 {
 			continue
 		}
-		id, err := hex.DecodeString(cardID)
-		if err != nil {
-			return nil, err
-		}
-		all = append(all, ListEntry{Kind: EntryKeycard, ID: id, Windows: ws, Priority: prio, PersonID: k.OwnerID})
+		id := append([]byte(nil), k.id[:k.n]...)
+		all = append(all, ListEntry{Kind: EntryKeycard, ID: id, Windows: ws, Priority: prio, PersonID: c.people.recs[k.owner].id()})
 	}
 	for _, devID := range mapKeys(c.devices) {
 		dev := c.devices[devID]
-		owner := c.people[dev.OwnerID]
-		if owner == nil {
+		owner := c.personH(dev.OwnerID)
+		if owner == none {
 			continue
 		}
 		ws, prio := admitWindows(c, owner, doorID, CredMobile, nowSec)
 		if len(ws) == 0 {
 			continue
 		}
-		all = append(all, ListEntry{Kind: EntryPhone, ID: append([]byte(nil), dev.PublicKey...), Windows: ws, Priority: prio, PersonID: owner.ID})
+		all = append(all, ListEntry{Kind: EntryPhone, ID: append([]byte(nil), dev.PublicKey...), Windows: ws, Priority: prio, PersonID: dev.OwnerID})
 	}
 	l := &DoorList{Door: doorID, Capacity: capacity}
 	l.Overflow.Desired = len(all)
@@ -317,47 +314,50 @@ func DoorListOf(c *Catalog, doorID string, now time.Time) (*DoorList, error) {
 // windows of the person's grants of keys with the door that admit the kind,
 // and of their guest grants of such keys intersected with the host's
 // sharing grants (docs/access-rules.md steps 3 and 4, on a trusted clock).
-func admitWindows(c *Catalog, n *personNode, doorID string, kind CredentialKind, nowSec int64) ([]ListWindow, Priority) {
+func admitWindows(c *Catalog, n int32, doorID string, kind CredentialKind, nowSec int64) ([]ListWindow, Priority) {
 	var ws []ListWindow
 	prio := PriorityGuest
 	own, resident := false, false
-	for _, g := range n.grants {
-		k := c.keys[g.KeyID]
-		if !k.opens(doorID) {
+	dh := c.doorH(doorID)
+	for h := c.people.recs[n].grants; h != none; h = c.grants.recs[h].next {
+		g := &c.grants.recs[h]
+		k := c.keyByH[g.key]
+		if !k.opens(dh) {
 			continue
 		}
 		own = true
-		resident = resident || g.Resident
-		if kind == CredMobile && g.Method != MethodApp {
+		resident = resident || g.resident
+		if kind == CredMobile && g.doorcode {
 			continue
 		}
-		ws = append(ws, windowOf(g.StartsAt, g.Expires))
+		ws = append(ws, windowOf(g.start, g.expiresAt()))
 	}
-	for _, id := range c.guestsByGuest[n.ID] {
+	for _, id := range c.guestsByGuest[c.people.recs[n].id()] {
 		gg := c.guestGrants[id]
 		k := c.keys[gg.KeyID]
-		if !k.opens(doorID) || !k.MayShareAllowed {
+		if !k.opens(dh) || !k.MayShareAllowed {
 			continue
 		}
-		host := c.people[gg.HostID]
-		if host == nil {
+		host := c.personH(gg.HostID)
+		if host == none {
 			continue
 		}
 		guest := ListWindow{Start: minInt64, End: 0}
 		if !gg.Permanent {
 			guest = windowOf(gg.StartsAt, gg.Expires)
 		}
-		for _, hg := range host.grants {
-			if hg.KeyID != k.ID || !hg.MayShare {
+		for h := c.people.recs[host].grants; h != none; h = c.grants.recs[h].next {
+			hg := &c.grants.recs[h]
+			if hg.key != k.h || !hg.mayShare {
 				continue
 			}
-			if w, ok := intersect(guest, windowOf(hg.StartsAt, hg.Expires)); ok {
+			if w, ok := intersect(guest, windowOf(hg.start, hg.expiresAt())); ok {
 				ws = append(ws, w)
 			}
 		}
 	}
 	switch {
-	case n.Manager:
+	case c.people.recs[n].manager:
 		prio = PriorityManager
 	case resident:
 		prio = PriorityResident

@@ -1,0 +1,63 @@
+package hub
+
+import (
+	"math/rand"
+	"testing"
+)
+
+// TestHandleIndexAgainstMap plays random inserts and removes against a Go
+// map. Tags are drawn from a small range so that runs are long, wrap
+// around the table's end and deletions shift slots back.
+func TestHandleIndexAgainstMap(t *testing.T) {
+	for _, tagRange := range []uint32{8, 64, 1 << 30} {
+		rng := rand.New(rand.NewSource(int64(tagRange)))
+		var x handleIndex
+		want := map[int32]uint32{} // handle -> tag
+		for step := 0; step < 20000; step++ {
+			h := int32(rng.Intn(500))
+			if tag, ok := want[h]; ok && rng.Intn(2) == 0 {
+				x.remove(tag, h)
+				delete(want, h)
+			} else if !ok {
+				tag := rng.Uint32() % tagRange
+				x.insert(tag, h)
+				want[h] = tag
+			}
+			if x.n != len(want) {
+				t.Fatalf("step %d: %d entries, want %d", step, x.n, len(want))
+			}
+			if step%97 != 0 {
+				continue
+			}
+			for h := int32(0); h < 500; h++ {
+				tag, ok := want[h]
+				if !ok {
+					tag = uint32(h) % tagRange
+				}
+				got := x.lookup(tag, func(c int32) bool { return c == h })
+				if ok && got != h || !ok && got != none {
+					t.Fatalf("step %d, tags < %d: lookup of handle %d (present %v) gave %d", step, tagRange, h, ok, got)
+				}
+			}
+		}
+	}
+}
+
+// TestCardRecIs checks the comparison of a presented card id with a
+// decoded one, which never decodes the presented id.
+func TestCardRecIs(t *testing.T) {
+	r := cardRec{}
+	r.n = 4
+	copy(r.id[:], []byte{0xde, 0xad, 0x0b, 0xef})
+	for _, tc := range []struct {
+		id   string
+		want bool
+	}{{"dead0bef", true}, {"DEAD0BEF", false}, {"dead0be", false}, {"dead0bef00", false}, {"dead0bee", false}, {"", false}} {
+		if got := r.is(tc.id); got != tc.want {
+			t.Errorf("is(%q) = %v, want %v", tc.id, got, tc.want)
+		}
+	}
+	if got := r.cardID(); got != "dead0bef" {
+		t.Errorf("cardID() = %q", got)
+	}
+}
