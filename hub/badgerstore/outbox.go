@@ -17,6 +17,7 @@ import (
 	"github.com/dgraph-io/badger/v4"
 
 	"github.com/doorhub/doorhub/hub"
+	"github.com/doorhub/doorhub/hub/eventlog"
 )
 
 // The outbox's keys, beside the store's in the same database (one Badger
@@ -69,6 +70,9 @@ type OutboxOptions struct {
 	// OnAlarm hears every change of the degraded state (the status flag
 	// of the daemon).
 	OnAlarm func(hub.OutboxStatus)
+	// SegmentSize is the size of the log outbox's segment files
+	// (OpenLogOutbox); eventlog.DefaultSegmentSize when 0.
+	SegmentSize int64
 }
 
 func (o *OutboxOptions) defaults(s *Store) {
@@ -120,6 +124,9 @@ type Outbox struct {
 	s    *Store
 	opts OutboxOptions
 	log  *slog.Logger
+	// elog holds the records when the outbox is a log outbox
+	// (OpenLogOutbox); nil: they are keys in Badger (OpenOutbox).
+	elog *eventlog.Log
 
 	stream  string
 	reqs    chan *appendReq
@@ -150,9 +157,12 @@ type Outbox struct {
 
 var _ hub.Outbox = (*Outbox)(nil)
 
+// appendReq asks the writer to store a, or, with remove set (a log
+// outbox), to write the acknowledgement of those ranges.
 type appendReq struct {
-	a    hub.Activity
-	done chan appendResult
+	a      hub.Activity
+	remove [][2]uint64
+	done   chan appendResult
 }
 
 type appendResult struct {
@@ -333,8 +343,23 @@ func (o *Outbox) writer() {
 }
 
 // commit stores a group of records, or holds them in memory when the disk
-// cannot take them; either way it answers every request.
-func (o *Outbox) commit(batch []*appendReq) {
+// cannot take them; either way it answers every request. Removals (of a
+// log outbox) go in the same write, or alone when the records cannot.
+func (o *Outbox) commit(all []*appendReq) {
+	var batch, removes []*appendReq
+	var acks [][2]uint64
+	for _, r := range all {
+		if r.remove != nil {
+			removes = append(removes, r)
+			acks = append(acks, r.remove...)
+		} else {
+			batch = append(batch, r)
+		}
+	}
+	if len(batch) == 0 {
+		o.commitRemoves(removes, acks)
+		return
+	}
 	recs := make([]hub.Activity, len(batch))
 	for i, r := range batch {
 		recs[i] = r.a
@@ -351,27 +376,50 @@ func (o *Outbox) commit(batch []*appendReq) {
 	var err error
 	if !degraded {
 		var first uint64
-		first, err = o.write(recs)
+		first, err = o.write(recs, acks)
 		if err == nil {
 			for i, r := range batch {
 				r.done <- appendResult{seq: first + uint64(i)}
+			}
+			for _, r := range removes {
+				r.done <- appendResult{}
 			}
 			o.signal()
 			return
 		}
 		o.degrade(err)
 	}
+	o.commitRemoves(removes, acks)
 	o.hold(recs)
 	for _, r := range batch {
 		r.done <- appendResult{err: hub.ErrNotDurable}
 	}
 }
 
-// write stores records in one synced transaction, after checking the free
-// space, and returns the first seq they got.
-func (o *Outbox) write(recs []hub.Activity) (uint64, error) {
-	if free, err := o.opts.FreeSpace(); err == nil && free < o.opts.Reserve {
-		return 0, fmt.Errorf("disk nearly full: %d bytes free, the outbox keeps %d in reserve", free, o.opts.Reserve)
+// commitRemoves writes acknowledgements alone (they take no new space in
+// a preallocated segment) and answers their requests.
+func (o *Outbox) commitRemoves(removes []*appendReq, acks [][2]uint64) {
+	if len(removes) == 0 {
+		return
+	}
+	_, err := o.write(nil, acks)
+	for _, r := range removes {
+		r.done <- appendResult{err: err}
+	}
+}
+
+// write stores records (after checking the free space) and, in a log
+// outbox, acknowledgements, synced, and returns the first seq the records
+// got. Keys in Badger are one transaction; a log outbox's, one
+// eventlog.Write.
+func (o *Outbox) write(recs []hub.Activity, acks [][2]uint64) (uint64, error) {
+	if len(recs) > 0 {
+		if free, err := o.opts.FreeSpace(); err == nil && free < o.opts.Reserve {
+			return 0, fmt.Errorf("disk nearly full: %d bytes free, the outbox keeps %d in reserve", free, o.opts.Reserve)
+		}
+	}
+	if o.elog != nil {
+		return o.writeLog(recs, acks)
 	}
 	if !o.s.enter() {
 		return 0, hub.ErrClosed
@@ -473,7 +521,7 @@ func (o *Outbox) retryHeld() {
 		}
 		n := min(len(o.held), o.opts.MaxBatch-len(recs))
 		recs = append(recs, o.held[:n]...)
-		if _, err := o.write(recs); err != nil {
+		if _, err := o.write(recs, nil); err != nil {
 			o.mu.Lock()
 			o.degraded = err.Error()
 			held := len(o.held)
@@ -515,6 +563,9 @@ func (o *Outbox) Read(from, to uint64, max int) ([]hub.Activity, error) {
 	if len(ranges) == 0 || max <= 0 {
 		return nil, nil
 	}
+	if o.elog != nil {
+		return o.readLog(from, to, max)
+	}
 	if !o.s.enter() {
 		return nil, hub.ErrClosed
 	}
@@ -555,6 +606,9 @@ func (o *Outbox) Remove(from, to uint64) error {
 	o.mu.Unlock()
 	if len(ranges) == 0 {
 		return nil
+	}
+	if o.elog != nil {
+		return o.removeLog(ranges)
 	}
 	if !o.s.enter() {
 		return hub.ErrClosed
@@ -671,6 +725,11 @@ func (o *Outbox) Close() error {
 	o.life.Unlock()
 	close(o.quit)
 	<-o.done
+	if o.elog != nil {
+		if err := o.elog.Close(); err != nil {
+			o.log.Error("closing the activity log", slog.Any("err", err))
+		}
+	}
 	st := o.Status()
 	if st.Held > 0 || o.lost.Count > 0 {
 		o.log.Error("activity records held in memory are lost at close", slog.Int("held", st.Held),

@@ -3,9 +3,12 @@ package badgerstore_test
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sort"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -42,15 +45,70 @@ func benchSite(n int) *hub.Snapshot {
 // record, on disk when Append returns. "saturated" appends as fast as the
 // outbox takes them (the rate); "offered-20k" offers 20,000 records a
 // second, spread over the goroutines, and measures the latency at that
-// load (a saturated queue measures its own length).
+// load (a saturated queue measures its own length). "log" is the outbox
+// in its own log (OpenLogOutbox), "badger" the one in the store's Badger
+// (OpenOutbox); "bare-fsync" is the disk's floor in the same run: a
+// write of 20 KB and an fdatasync, 1,000 a second, into a preallocated
+// file.
 func BenchmarkOutboxAppend(b *testing.B) {
-	b.Run("saturated", func(b *testing.B) { benchAppend(b, 0) })
-	b.Run("offered-20k", func(b *testing.B) { benchAppend(b, 20000) })
+	for _, k := range outboxKinds {
+		b.Run(k.name+"/saturated", func(b *testing.B) { benchAppend(b, k, 0) })
+		b.Run(k.name+"/offered-20k", func(b *testing.B) { benchAppend(b, k, 20000) })
+	}
+	b.Run("bare-fsync", benchBareFsync)
 }
 
-func benchAppend(b *testing.B, offered float64) {
+// benchBareFsync writes 20 KB and syncs its data, 1,000 times a second,
+// into a file written with zeros beforehand (as the log's segments are).
+func benchBareFsync(b *testing.B) {
+	f, err := os.Create(filepath.Join(b.TempDir(), "bare"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	buf := make([]byte, 20<<10)
+	size := int64(b.N) * int64(len(buf))
+	for off := int64(0); off < size; off += int64(len(buf)) {
+		if _, err := f.WriteAt(buf, off); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := f.Sync(); err != nil {
+		b.Fatal(err)
+	}
+	for i := range buf {
+		buf[i] = byte(i)
+	}
+	lat := make([]time.Duration, 0, b.N)
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		<-tick.C
+		t0 := time.Now()
+		if _, err := f.WriteAt(buf, int64(i)*int64(len(buf))); err != nil {
+			b.Fatal(err)
+		}
+		if err := syscall.Fdatasync(int(f.Fd())); err != nil {
+			b.Fatal(err)
+		}
+		lat = append(lat, time.Since(t0))
+	}
+	b.StopTimer()
+	reportLatency(b, lat)
+}
+
+func reportLatency(b *testing.B, all []time.Duration) {
+	sort.Slice(all, func(i, j int) bool { return all[i] < all[j] })
+	q := func(p float64) float64 { return float64(all[int(p*float64(len(all)-1))]) / 1e6 }
+	b.ReportMetric(q(0.5), "p50-ms")
+	b.ReportMetric(q(0.99), "p99-ms")
+	b.ReportMetric(q(1), "max-ms")
+}
+
+func benchAppend(b *testing.B, k outboxKind, offered float64) {
 	dir := b.TempDir()
-	s, o := openOutbox(b, dir, badgerstore.OutboxOptions{})
+	s, o := openOutbox(b, k, dir, badgerstore.OutboxOptions{SegmentSize: -1})
 	defer closeBoth(b, s, o)
 	const people = 10000
 	if err := hub.Replace(context.Background(), s, benchSite(people)); err != nil {
@@ -128,11 +186,7 @@ func benchAppend(b *testing.B, offered float64) {
 	for _, l := range lat {
 		all = append(all, l...)
 	}
-	sort.Slice(all, func(i, j int) bool { return all[i] < all[j] })
-	q := func(p float64) float64 { return float64(all[int(p*float64(len(all)-1))]) / 1e6 }
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "events/s")
-	b.ReportMetric(q(0.5), "p50-ms")
-	b.ReportMetric(q(0.99), "p99-ms")
-	b.ReportMetric(q(1), "max-ms")
+	reportLatency(b, all)
 	b.ReportMetric(float64(decisions.Load())/elapsed.Seconds(), "decisions/s")
 }

@@ -1,0 +1,175 @@
+package badgerstore
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+
+	"github.com/doorhub/doorhub/hub"
+	"github.com/doorhub/doorhub/hub/eventlog"
+)
+
+// OutboxLogDir is the directory of a log outbox's segments, inside the
+// store's directory (Badger's directory lock covers it).
+const OutboxLogDir = "outbox"
+
+// OpenLogOutbox opens the outbox with its records in an append-only log
+// of their own (hub/eventlog, in OutboxLogDir of the store's directory)
+// rather than as keys of the shared Badger database: an append then waits
+// for one fdatasync of the log and for nothing Badger does (memtable
+// flushes, compactions). The stream id, the message seqs and the cloud
+// link's state stay in Badger; they are written rarely.
+//
+// Its behaviour is OpenOutbox's, and it takes over an outbox OpenOutbox
+// kept: on open, records still stored as Badger keys are written into the
+// log with their seqs, synced, and only then deleted from Badger; the
+// stream id stays and seqs go on above every seq given before. An
+// interrupted take-over is finished by the next open.
+func (s *Store) OpenLogOutbox(opts OutboxOptions) (*Outbox, error) {
+	opts.defaults(s)
+	if !s.enter() {
+		return nil, hub.ErrClosed
+	}
+	defer s.leave()
+	o := &Outbox{
+		s: s, opts: opts, log: opts.Logger.With(slog.String("component", "outbox")),
+		reqs: make(chan *appendReq, 4*opts.MaxBatch), changed: make(chan struct{}, 1),
+		quit: make(chan struct{}), done: make(chan struct{}),
+	}
+	if err := o.load(); err != nil {
+		return nil, err
+	}
+	elog, err := eventlog.Open(filepath.Join(s.dir, OutboxLogDir), eventlog.Options{
+		SegmentSize: opts.SegmentSize, Logger: o.log})
+	if err != nil {
+		return nil, fmt.Errorf("badgerstore: opening the outbox log: %w", err)
+	}
+	if err := o.migrate(elog); err != nil {
+		elog.Close()
+		return nil, fmt.Errorf("badgerstore: moving the outbox into its log: %w", err)
+	}
+	o.elog = elog
+	o.stored = intervals(elog.Stored())
+	o.next = elog.Next()
+	go o.writer()
+	return o, nil
+}
+
+// migrate moves the records load found as Badger keys into elog, and
+// makes elog's next seq at least the outbox's.
+func (o *Outbox) migrate(elog *eventlog.Log) error {
+	if first, _, ok := o.stored.first(); ok {
+		_, last, _ := o.stored.last()
+		moved := 0
+		for from := first; from <= last; {
+			recs, err := o.Read(from, last+1, 1000)
+			if err != nil {
+				return err
+			}
+			if len(recs) == 0 {
+				break
+			}
+			var batch []eventlog.Record
+			for i := range recs {
+				if recs[i].Seq < elog.Next() {
+					continue // moved by an open a crash interrupted
+				}
+				b, err := json.Marshal(&recs[i])
+				if err != nil {
+					return err
+				}
+				batch = append(batch, eventlog.Record{Seq: recs[i].Seq, Data: b})
+			}
+			if len(batch) > 0 {
+				if err := elog.Write(batch, nil); err != nil {
+					return err
+				}
+			}
+			moved += len(batch)
+			from = recs[len(recs)-1].Seq + 1
+		}
+		if err := o.Remove(first, last); err != nil {
+			return err
+		}
+		o.log.Info("activity records moved from the store's database into the outbox log",
+			slog.Int("records", moved), slog.Uint64("first_seq", first), slog.Uint64("last_seq", last))
+	}
+	return elog.Skip(o.next)
+}
+
+// writeLog is write for a log outbox.
+func (o *Outbox) writeLog(recs []hub.Activity, acks [][2]uint64) (uint64, error) {
+	if hook := o.testHookCommit.Load(); hook != nil {
+		if err := (*hook)(); err != nil {
+			return 0, err
+		}
+	}
+	o.mu.Lock()
+	first := o.next
+	o.mu.Unlock()
+	batch := make([]eventlog.Record, len(recs))
+	for i := range recs {
+		recs[i].Seq = first + uint64(i)
+		b, err := json.Marshal(&recs[i])
+		if err != nil {
+			return 0, err
+		}
+		batch[i] = eventlog.Record{Seq: recs[i].Seq, Data: b}
+	}
+	if err := o.elog.Write(batch, acks); err != nil {
+		if errors.Is(err, eventlog.ErrClosed) {
+			return 0, hub.ErrClosed
+		}
+		return 0, err
+	}
+	o.mu.Lock()
+	if len(recs) > 0 {
+		last := first + uint64(len(recs)) - 1
+		o.next = last + 1
+		o.stored.add(first, last)
+	}
+	for _, a := range acks {
+		o.stored.remove(a[0], a[1])
+	}
+	o.mu.Unlock()
+	return first, nil
+}
+
+// readLog is Read for a log outbox.
+func (o *Outbox) readLog(from, to uint64, max int) ([]hub.Activity, error) {
+	var out []hub.Activity
+	err := o.elog.Read(from, to, max, func(seq uint64, data []byte) error {
+		var a hub.Activity
+		if err := json.Unmarshal(data, &a); err != nil {
+			return fmt.Errorf("record %d: %w", seq, err)
+		}
+		out = append(out, a)
+		return nil
+	})
+	if errors.Is(err, eventlog.ErrClosed) {
+		return nil, hub.ErrClosed
+	}
+	if err != nil {
+		return nil, fmt.Errorf("badgerstore: reading the outbox: %w", err)
+	}
+	return out, nil
+}
+
+// removeLog is Remove for a log outbox: the acknowledgement goes through
+// the writer, in the group commit of the records waiting.
+func (o *Outbox) removeLog(ranges [][2]uint64) error {
+	r := &appendReq{remove: ranges, done: make(chan appendResult, 1)}
+	o.life.RLock()
+	if o.closed {
+		o.life.RUnlock()
+		return hub.ErrClosed
+	}
+	o.reqs <- r
+	o.life.RUnlock()
+	if err := (<-r.done).err; err != nil {
+		return fmt.Errorf("badgerstore: removing from the outbox: %w", err)
+	}
+	return nil
+}
