@@ -43,10 +43,11 @@ func NewDoorLists(store interface{ View(fn func(c *Catalog)) }, now func() time.
 }
 
 // DoorList computes the door's desired list now and returns its version
-// and encoding; ok is false for an unknown door or an empty list.
+// and encoding (empty for an empty list: the radio clears the lock's);
+// ok is false for an unknown door.
 func (d *DoorLists) DoorList(door string) (version uint32, data []byte, ok bool) {
 	l, v, err := d.desire(door, d.now())
-	if err != nil || len(l.Entries) == 0 {
+	if err != nil {
 		return 0, nil, false
 	}
 	return uint32(v), l.Encode(), true

@@ -19,8 +19,8 @@ func TestDoorListsPendingUntilLockReports(t *testing.T) {
 	if !ok || version != 1 || len(data) == 0 {
 		t.Fatalf("apt1 list: %d %d %v", version, len(data), ok)
 	}
-	if _, _, ok := dl.DoorList("main"); ok {
-		t.Fatal("a list for a door nobody opens")
+	if v, data, ok := dl.DoorList("main"); !ok || v != 0 || len(data) != 0 {
+		t.Fatalf("a door nobody opens: version %d, %d bytes, %v; want the empty list a lock is paired with", v, len(data), ok)
 	}
 	if got := dl.KeycardPending("c0c0c0c0"); len(got) != 1 || got[0] != "apt1" {
 		t.Fatalf("activation pending at %v", got)

@@ -139,6 +139,10 @@ func (s *DoorSync) Ack(door string, digest []byte, at time.Time) bool {
 			d.drift = !matches(d.acked.digest)
 		}
 	}
+	if d.drift && d.desired.version == 0 {
+		// The reload of an empty list (a clear) needs a version to name it.
+		d.desired.version = 1
+	}
 	d.refresh(at)
 	return !d.drift && d.acked.version == d.desired.version
 }

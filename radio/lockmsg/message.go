@@ -729,13 +729,20 @@ func (m *TimeSync) validate() error {
 // ListDigest) so the lock can check it when the last chunk is in. The
 // encoding of the entries inside Data belongs to the door-update work;
 // this layer carries it as bytes.
+//
+// A ListChunk with Count 0 (Index 0, a zero Digest, no Data) is the clear
+// form: the door's list is empty, and the lock drops the list it holds
+// (and any partial one). The lock answers ListComplete with a zero digest.
 type ListChunk struct {
 	Version uint32
 	Index   uint16 // 0..Count-1
-	Count   uint16 // 1..
+	Count   uint16 // 1..; 0: clear the list
 	Digest  [DigestSize]byte
-	Data    []byte // 1..MaxChunkData bytes
+	Data    []byte // 1..MaxChunkData bytes; none when clearing
 }
+
+// Clear reports whether the chunk is the clear form (Count 0).
+func (m *ListChunk) Clear() bool { return m.Count == 0 }
 
 func (*ListChunk) Type() Type { return TypeListChunk }
 func (m *ListChunk) appendBody(b []byte) []byte {
@@ -757,7 +764,11 @@ func (m *ListChunk) validate() error {
 	switch {
 	case m.Version == 0:
 		return errors.New("list version 0")
-	case m.Count == 0 || m.Index >= m.Count:
+	case m.Count == 0 && (m.Index != 0 || len(m.Data) != 0 || m.Digest != [DigestSize]byte{}):
+		return fmt.Errorf("list clear with chunk %d, %d bytes of data or a digest", m.Index, len(m.Data))
+	case m.Count == 0:
+		return nil
+	case m.Index >= m.Count:
 		return fmt.Errorf("chunk %d of %d", m.Index, m.Count)
 	case len(m.Data) == 0 || len(m.Data) > MaxChunkData:
 		return fmt.Errorf("chunk data of %d bytes", len(m.Data))

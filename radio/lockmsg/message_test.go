@@ -114,6 +114,11 @@ var bodyTests = []struct {
 		00 03                    # of 3
 		a1 a2 a3 a4 a5 a6 a7 a8  # digest of the whole list
 		65 6e 74 72 69 65 73     # data`},
+	{"list clear", &ListChunk{Version: 14}, `
+		00 00 00 0e              # list version 14
+		00 00                    # chunk 0
+		00 00                    # of 0: clear the list
+		00 00 00 00 00 00 00 00  # no digest: an empty list`},
 	{"event ack", &EventAck{Through: 79}, `
 		00 00 00 4f              # events up to seq 79 stored`},
 	{"counter floor from hub", &CounterFloor{From: HubToLock, Floor: 575}, `
@@ -191,6 +196,9 @@ var malformedBodies = []struct {
 	{"list chunk without data", TypeListChunk, `0000000d 0000 0003 a1a2a3a4a5a6a7a8`, "chunk data of 0 bytes"},
 	{"list chunk index past count", TypeListChunk, `0000000d 0003 0003 a1a2a3a4a5a6a7a8 65`, "chunk 3 of 3"},
 	{"list chunk data too long", TypeListChunk, `0000000d 0000 0003 a1a2a3a4a5a6a7a8` + strings.Repeat(" 65", MaxChunkData+1), "chunk data of 209 bytes"},
+	{"list clear with data", TypeListChunk, `0000000e 0000 0000 0000000000000000 65`, "list clear with chunk 0, 1 bytes"},
+	{"list clear with a digest", TypeListChunk, `0000000e 0000 0000 a1a2a3a4a5a6a7a8`, "list clear with chunk 0, 0 bytes of data or a digest"},
+	{"list clear of chunk 1", TypeListChunk, `0000000e 0001 0000 0000000000000000`, "list clear with chunk 1"},
 	{"list version 0", TypeListChunk, `00000000 0000 0001 a1a2a3a4a5a6a7a8 65`, "list version 0"},
 	{"status ack unknown flag", TypeStatusAck, `00000201 6955b901 04 0000000d`, "unknown flags 0x04"},
 	{"counter floor truncated", TypeHubFloor, `00 02 3f`, "truncated"},

@@ -13,8 +13,10 @@ import (
 // status and list_ack). Declared here, implemented by the daemon's wiring
 // over hub.DoorListOf and hub.DoorSync.
 type Lists interface {
-	// DoorList returns the desired list of a door: its version (not 0)
-	// and its encoding; ok false when there is none to send.
+	// DoorList returns the desired list of a door: its version and its
+	// encoding, empty for an empty list (sent as a clear, § 6.5); ok false
+	// for a door it does not know. Version 0 is the list a lock is paired
+	// with (empty): nothing is sent for it.
 	DoorList(door string) (version uint32, data []byte, ok bool)
 	// ListHeld hears the digest of the list a door's lock holds (zero: no
 	// list).
@@ -53,8 +55,12 @@ type listTransfer struct {
 	restarts int
 }
 
-// splitList cuts an encoded list into chunks.
+// splitList cuts an encoded list into chunks; an empty list is one
+// chunk of the clear form.
 func splitList(version uint32, data []byte) []*lockmsg.ListChunk {
+	if len(data) == 0 {
+		return []*lockmsg.ListChunk{{Version: version}}
+	}
 	d := lockmsg.ListDigest(data)
 	n := (len(data) + lockmsg.MaxChunkData - 1) / lockmsg.MaxChunkData
 	out := make([]*lockmsg.ListChunk, 0, n)
@@ -75,12 +81,14 @@ func (s *lockSession) syncList(pr *lockmsg.Pairing, door string, held [lockmsg.D
 	}
 	ls.ListHeld(door, held, now)
 	version, data, ok := ls.DoorList(door)
-	if !ok || version == 0 || len(data) == 0 || len(data) > 0xffff*lockmsg.MaxChunkData {
-		// An empty list cannot be sent as chunks (docs/door-lists.md).
+	if !ok || version == 0 || len(data) > 0xffff*lockmsg.MaxChunkData {
 		s.xfer = nil
 		return
 	}
-	want := lockmsg.ListDigest(data)
+	var want [lockmsg.DigestSize]byte // an empty list: the lock holds none
+	if len(data) > 0 {
+		want = lockmsg.ListDigest(data)
+	}
 	if want == held {
 		s.xfer = nil
 		return

@@ -152,3 +152,43 @@ func TestRevokeWhileTheLockSleeps(t *testing.T) {
 
 // The hub's door lists remember how far a delivery got.
 var _ session.ListResume = (*hub.DoorLists)(nil)
+
+// TestListCleared: a door whose list became empty has its lock's list
+// cleared (list_chunk of count 0): the lock then holds no list, reports
+// digest zero, the door is current, and the lock alone denies the card it
+// held.
+func TestListCleared(t *testing.T) {
+	noLeaks(t)
+	r := newRig(t, 1, sim.Config{Heartbeat: 200 * time.Millisecond, AwakeWindow: 100 * time.Millisecond})
+	dl := hub.NewDoorLists(r.store, nil)
+	_ = r.locks.Close(t.Context())
+	r.opts.Lists = dl
+	r.open()
+	lk := r.pair(0, radiotest.Lobby)
+	lobby := func() hub.DoorPendingReport {
+		for _, p := range dl.Pending() {
+			if p.Door == radiotest.Lobby {
+				return p
+			}
+		}
+		return hub.DoorPendingReport{}
+	}
+	waitFor(t, "the lobby's list at the lock", func() bool { _, d := lk.ListVersion(); return d != [8]byte{} && lobby().Current })
+
+	// Ana, the only holder of a lobby key, is removed: the lobby's list
+	// is empty.
+	if err := r.store.Apply(t.Context(), &hub.Batch{Site: radiotest.SiteID, Base: r.store.Version(), Version: r.store.Version() + 1,
+		IssuedAt: time.Now(), Ops: []hub.Op{{Type: hub.OpDeletePerson, ID: "ana"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if p := lobby(); p.Current || p.Revocations == 0 {
+		t.Fatalf("the lobby emptied: %+v", p)
+	}
+	waitFor(t, "the lock's list cleared", func() bool { _, d := lk.ListVersion(); return d == [8]byte{} })
+	waitFor(t, "the lobby current", func() bool { p := lobby(); return p.Current && p.Revocations == 0 })
+	lk.Isolate(true)
+	if res := present(t, lk, sim.Credential{Card: radiotest.CardBytes(radiotest.Card)}); !res.Offline || res.Allowed || res.Reason != "unknown_credential" {
+		t.Fatalf("the removed card at the lock alone: %+v", res)
+	}
+	lk.Isolate(false)
+}

@@ -31,6 +31,12 @@ type lockList struct {
 func (l *lockList) chunk(m *lockmsg.ListChunk) *lockmsg.ListAck {
 	ack := &lockmsg.ListAck{Version: m.Version, Chunk: m.Index}
 	l.chunks++
+	if m.Clear() {
+		// The door's list is empty: drop the list and any partial one.
+		*l = lockList{capacity: l.capacity, chunks: l.chunks, version: m.Version}
+		ack.Status = lockmsg.ListComplete
+		return ack
+	}
 	if m.Index == 0 {
 		l.partVersion, l.partDigest, l.partNext, l.partData = m.Version, m.Digest, 0, nil
 	}

@@ -92,3 +92,25 @@ func TestLockListChunksAndDecides(t *testing.T) {
 		t.Fatalf("reset: %+v", l)
 	}
 }
+
+// TestLockListClear: the clear form drops the list and a partial one.
+func TestLockListClear(t *testing.T) {
+	var l lockList
+	data := testList("c0c0c0c0", "c1c1c1c1")
+	for _, c := range chunks(1, data, 20) {
+		l.chunk(c)
+	}
+	part := chunks(2, testList("c2c2c2c2", "c3c3c3c3"), 20)
+	l.chunk(part[0])
+	if l.digest != lockmsg.ListDigest(data) || l.partNext != 1 {
+		t.Fatalf("before the clear: %x, partial at %d", l.digest, l.partNext)
+	}
+	ack := l.chunk(&lockmsg.ListChunk{Version: 3})
+	if ack.Status != lockmsg.ListComplete || ack.Digest != [lockmsg.DigestSize]byte{} || l.version != 3 || l.entries != nil || l.partNext != 0 {
+		t.Fatalf("after the clear: %+v, version %d, %d entries, partial at %d", ack, l.version, len(l.entries), l.partNext)
+	}
+	// The abandoned partial list's next chunk is out of order now.
+	if ack := l.chunk(part[1]); ack.Status != lockmsg.ListOutOfOrder || ack.Chunk != 0 {
+		t.Fatalf("the old partial's chunk: %+v", ack)
+	}
+}
