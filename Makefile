@@ -34,8 +34,15 @@ build-armv7: ## Cross-build for 32-bit ARM with GOARM=6 (runs on ARMv6 and ARMv7
 
 export GOOS GOARCH GOARM
 
+# Flags for doorhub-demo, e.g. DEMO_ARGS="--every 1s" or "--for 2m".
+DEMO_ARGS ?=
+
 .PHONY: demo
-demo: ## See it run: a small building and the hub's decisions on it, then the seed's operations end to end
+demo: build ## See it run: a building of simulated locks, doorhubd, doorhub-cloud and its broker, until Ctrl-C
+	@$(BIN)/doorhub-demo --bin $(BIN) $(DEMO_ARGS)
+
+.PHONY: walkthrough
+walkthrough: ## Print the access core's decisions on a small site, then the seed's operations end to end
 	@DOORHUB_DEMO=1 $(GO) test -count=1 -run '^TestDemo$$' -v ./hub/ | grep -Ev '^(=== RUN|--- PASS|PASS|ok )'
 	@echo; echo "--- doorhub-cloud, a broker, doorhubd and simulated locks ---"
 	@DOORHUB_DEMO=1 $(GO) test -count=1 -run '^TestSeedDemo$$' -v ./cmd/doorhubd/ | grep -Ev '^(=== RUN|--- PASS|PASS|ok )'
