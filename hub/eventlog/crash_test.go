@@ -87,10 +87,10 @@ func TestCrashKill9(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	written := map[uint64]bool{} // Write returned
-	removed := map[uint64]bool{} // the acknowledgement's Write returned
+	written := map[uint64]bool{}  // Write returned
+	removed := map[uint64]bool{}  // the acknowledgement's Write returned
 	removing := map[uint64]bool{} // the acknowledgement's Write was called
-	var present []uint64         // at the last open
+	var present []uint64          // at the last open
 	rng := rand.New(rand.NewPCG(1, uint64(time.Now().UnixNano())))
 	for round := 0; round < rounds; round++ {
 		cmd := exec.Command(exe, "-test.run=^$")
