@@ -56,7 +56,8 @@ func (m *Main) openCloud() error {
 	}
 	m.Cloud = client
 	if m.DoorLists != nil {
-		m.DoorLists.OnChange(client.PublishReports)
+		m.pendingPub = startPendingPublisher(m.Store.Version, client.PublishReports, pendingInterval)
+		m.DoorLists.OnChange(m.pendingPub.Kick)
 	}
 	return nil
 }
@@ -65,6 +66,10 @@ func (m *Main) openCloud() error {
 // outbox, which stores what is waiting.
 func (m *Main) closeCloud() error {
 	var first error
+	if m.pendingPub != nil {
+		m.pendingPub.Close()
+		m.pendingPub = nil
+	}
 	if m.Cloud != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		first = m.Cloud.Close(ctx)

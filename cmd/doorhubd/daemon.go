@@ -47,8 +47,10 @@ type Main struct {
 	// Outbox and Cloud are open when cloud.broker is configured.
 	Outbox *badgerstore.Outbox
 	Cloud  *cloudlink.Client
-	Radio  *Radio
-	Status *status.Server
+	// pendingPub republishes the pending report after changes.
+	pendingPub *pendingPublisher
+	Radio      *Radio
+	Status     *status.Server
 	// Recent keeps the recent activity for the status endpoint.
 	Recent *status.Recent
 	// Metrics is the Prometheus registry (made by metrics()).

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"time"
 
 	"github.com/doorhub/doorhub/cloudlink"
@@ -43,4 +44,66 @@ func pendingReport(version uint64, at time.Time, doors []hub.DoorPendingReport) 
 		rep.Doors = append(rep.Doors, d)
 	}
 	return rep
+}
+
+// pendingPublisher republishes the pending report when the credential set
+// changed (a batch or a snapshot applied: the store's version moved) or a
+// lock's report changed its door's state (Kick), so the cloud's pending
+// view follows a change at once, before any lock wakes. It publishes at
+// the first change and then at most once per interval: a burst of
+// batches or of lock acknowledgements costs one report, and the last
+// change is always in a report.
+type pendingPublisher struct {
+	kick   chan struct{}
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// pendingInterval is the shortest time between two pending reports.
+const pendingInterval = 250 * time.Millisecond
+
+// startPendingPublisher watches version every interval and calls publish
+// after it moved or after Kick.
+func startPendingPublisher(version func() uint64, publish func(), interval time.Duration) *pendingPublisher {
+	ctx, cancel := context.WithCancel(context.Background())
+	p := &pendingPublisher{kick: make(chan struct{}, 1), cancel: cancel, done: make(chan struct{})}
+	last := version() // the report at connect covers it
+	go func() {
+		defer close(p.done)
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-p.kick:
+			case <-t.C:
+				if version() == last {
+					continue
+				}
+			}
+			last = version()
+			publish()
+			select { // at most one report per interval
+			case <-ctx.Done():
+				return
+			case <-time.After(interval):
+			}
+		}
+	}()
+	return p
+}
+
+// Kick asks for a report; it never blocks.
+func (p *pendingPublisher) Kick() {
+	select {
+	case p.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Close stops the publisher and waits for it.
+func (p *pendingPublisher) Close() {
+	p.cancel()
+	<-p.done
 }

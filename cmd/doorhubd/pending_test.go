@@ -1,6 +1,7 @@
 package main
 
 import (
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -27,5 +28,46 @@ func TestPendingReportNeverSaysDoneForABehindDoor(t *testing.T) {
 	}
 	if trash.SyncedVersion != 0 || trash.Pending != 1 {
 		t.Errorf("a drifted door reported %+v", trash)
+	}
+}
+
+// TestPendingPublisherFollowsChanges: a change of the set's version or a
+// kick publishes at once; a burst is coalesced into few reports, the last
+// change always in one.
+func TestPendingPublisherFollowsChanges(t *testing.T) {
+	var version, published atomic.Uint64
+	seen := make(chan uint64, 100)
+	p := startPendingPublisher(version.Load, func() { published.Add(1); seen <- version.Load() }, 20*time.Millisecond)
+	defer p.Close()
+	version.Store(1)
+	select {
+	case v := <-seen:
+		if v != 1 {
+			t.Fatalf("published at version %d", v)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("a new version was not published")
+	}
+	// A burst of 100 batches and kicks: a few reports, the last at 101.
+	for i := range 100 {
+		version.Store(uint64(2 + i))
+		p.Kick()
+	}
+	deadline := time.After(2 * time.Second)
+	for last := uint64(0); last != 101; {
+		select {
+		case last = <-seen:
+		case <-deadline:
+			t.Fatalf("the last version of the burst was not published (last %d)", last)
+		}
+	}
+	if n := published.Load(); n > 10 {
+		t.Errorf("%d reports for a burst", n)
+	}
+	p.Kick()
+	select {
+	case <-seen:
+	case <-time.After(2 * time.Second):
+		t.Fatal("a kick was not published")
 	}
 }
