@@ -205,6 +205,7 @@ type CloudHub struct {
 	replies   []Reply
 	security  []SecurityEvent
 	status    *Status
+	pending   *PendingReport // the last one received
 	requests  int
 	stream    string
 }
@@ -394,6 +395,10 @@ func (h *CloudHub) receive(u *Uplink) {
 	switch b := u.Body.(type) {
 	case *Status:
 		h.status = b
+	case *PendingReport:
+		if h.pending == nil || !b.At.Before(h.pending.At) { // a late older one is not the last
+			h.pending = b
+		}
 	case *Ack:
 		h.acks = append(h.acks, *b)
 		if h.snapshotting != 0 && (b.Version >= h.snapshotting || b.Rejected != nil) {
@@ -440,7 +445,10 @@ func (h *CloudHub) receive(u *Uplink) {
 
 // HubView is a copy of what the cloud received from a hub.
 type HubView struct {
-	Status   *Status
+	Status *Status
+	// Pending is the last pending report (door updates not acknowledged
+	// by the locks); nil before the first.
+	Pending  *PendingReport
 	Acks     []Ack
 	Needs    []Need
 	Replies  []Reply
@@ -479,6 +487,12 @@ func (h *CloudHub) View() HubView {
 	if h.status != nil {
 		s := *h.status
 		v.Status = &s
+	}
+	if h.pending != nil {
+		p := *h.pending
+		p.Doors = append([]DoorPending(nil), p.Doors...)
+		p.Keycards = append([]KeycardPending(nil), p.Keycards...)
+		v.Pending = &p
 	}
 	return v
 }
