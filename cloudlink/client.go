@@ -232,9 +232,10 @@ type Client struct {
 	filter   string
 	limiter  *limiter
 
-	down    chan inbound
-	ctrl    *controlQueue
-	removed chan [2]uint64
+	down     chan inbound
+	verified chan verified // from downlinkLoop to applyLoop
+	ctrl     *controlQueue
+	removed  chan [2]uint64
 
 	mu          sync.Mutex
 	conn        *session
@@ -298,7 +299,7 @@ func NewClient(opts ClientOptions) (*Client, error) {
 		return nil, fmt.Errorf("cloudlink: broker %q is not a URL like tls://broker.example:8883", opts.Broker)
 	}
 	c := &Client{opts: opts, log: opts.Logger.With(slog.String("component", "cloudlink")),
-		down: make(chan inbound, opts.DownlinkQueue), ctrl: newControlQueue(opts.ControlQueue),
+		down: make(chan inbound, opts.DownlinkQueue), verified: make(chan verified, 1), ctrl: newControlQueue(opts.ControlQueue),
 		removed: make(chan [2]uint64, 1024), connChanged: make(chan struct{}),
 		needSent: map[string]time.Time{}, folds: map[string]*fold{}, refusalLogs: map[string]time.Time{},
 		nonces: map[string]time.Time{}, unlocks: make(chan struct{}, 4),
@@ -368,9 +369,10 @@ func loadTLS(o ClientOptions, host string) (*tls.Config, error) {
 // up in the background.
 func (c *Client) Open() error {
 	c.ctx, c.cancel = context.WithCancel(context.Background())
-	c.wg.Add(6)
+	c.wg.Add(7)
 	go c.connectLoop()
 	go c.downlinkLoop()
+	go c.applyLoop()
 	go c.controlLoop()
 	go c.drainLoop()
 	go c.removeLoop()

@@ -72,6 +72,14 @@ type Downlink struct {
 	Body Body
 }
 
+// body is the message's body, nil for a nil message.
+func (d *Downlink) body() Body {
+	if d == nil {
+		return nil
+	}
+	return d.Body
+}
+
 // Signer seals downlink messages with the cloud's Ed25519 key. It is safe
 // for concurrent use if Rand is.
 type Signer struct {
@@ -292,7 +300,7 @@ func (v *Verifier) Open(topic string, payload []byte, now hub.Now) (*Downlink, e
 	if topicHub != v.hub {
 		return nil, fmt.Errorf("%w: topic is for hub %q, this is %q", ErrWrongHub, topicHub, v.hub)
 	}
-	env, err := decodeEnvelope(payload, &downEnvelope{})
+	env, err := decodeDownEnvelope(payload)
 	if err != nil {
 		return nil, err
 	}
@@ -330,7 +338,14 @@ func (v *Verifier) Open(topic string, payload []byte, now hub.Now) (*Downlink, e
 		return nil, err
 	}
 	body := info.newBody()
-	if err := json.Unmarshal(env.Body, body); err != nil {
+	if c, ok := body.(*SnapshotChunk); ok {
+		// The bulk of the downlink: read in one pass, the payload
+		// being valid JSON already.
+		err = decodeChunk(env.Body, c)
+	} else {
+		err = json.Unmarshal(env.Body, body)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("%w: %s body: %v", ErrSchema, env.Type, err)
 	}
 	if err := body.check(); err != nil {
@@ -380,7 +395,8 @@ func (v *Verifier) checkWindow(typ Type, issued, expires time.Time, now hub.Now)
 	return nil
 }
 
-// decodeEnvelope runs the shared first steps of decoding an envelope:
+// decodeEnvelope runs the shared first steps of decoding an envelope
+// (decodeDownEnvelope does the same for downlink envelopes in one pass):
 // one JSON object (ErrMalformed), "v" present (ErrSchema) and 1
 // (ErrUnsupportedVersion), no unknown or mistyped field (ErrSchema).
 func decodeEnvelope[E any](payload []byte, env *E) (*E, error) {

@@ -236,6 +236,13 @@ func NewSnapshotAssembler(store SnapshotBeginner) *SnapshotAssembler {
 // error (hub.ErrInvalid, hub.ErrStaleBatch, ...); after any error but a
 // dropped stray chunk no snapshot is in progress.
 func (a *SnapshotAssembler) Add(ctx context.Context, c *SnapshotChunk) (done bool, err error) {
+	return a.add(ctx, c, c.DecodeOps)
+}
+
+// add is Add with the chunk's ops decoded by decode, which the client's
+// first stage may have done ahead while the store wrote the previous
+// chunk. decode is called only once the chunk is known to be the next.
+func (a *SnapshotAssembler) add(ctx context.Context, c *SnapshotChunk, decode func() ([]hub.Op, error)) (done bool, err error) {
 	if err := c.check(); err != nil {
 		return false, err
 	}
@@ -269,7 +276,7 @@ func (a *SnapshotAssembler) Add(ctx context.Context, c *SnapshotChunk) (done boo
 	}
 
 	cur.hash.Write(c.Ops)
-	ops, err := c.DecodeOps()
+	ops, err := decode()
 	if err != nil {
 		a.Abort()
 		return false, err

@@ -12,21 +12,67 @@ import (
 	"github.com/doorhub/doorhub/hub"
 )
 
-// downlinkLoop handles the received messages one at a time, in the order
-// the broker delivered them, and acknowledges each to the broker once
-// handled (a batch applied is on disk by then). It also aborts a stalled
-// snapshot and sends the folded security events.
+// The downlink is handled in two stages, each on its own goroutine, so
+// that the next message is verified (and a snapshot chunk's ops decoded)
+// while the store writes the previous one:
+//
+//	paho handler → c.down → downlinkLoop: verify, decode ops
+//	             → c.verified (one waiting) → applyLoop: act, in order
+//
+// applyLoop acts on the messages one at a time in the order the broker
+// delivered them and acknowledges each to the broker once handled (a batch
+// applied is on disk by then); a refusal, a store error or an abort is
+// decided there exactly as if each message were handled alone. At most
+// two messages are past c.down and not yet acknowledged.
+
+// verified is a downlink message through the first stage.
+type verified struct {
+	in  inbound
+	now hub.Now
+	dl  *Downlink
+	err error // Open's refusal
+	// ops and opsErr are a snapshot chunk's ops, decoded ahead.
+	ops    []hub.Op
+	opsErr error
+}
+
+// downlinkLoop is the first stage: it verifies each received message and
+// decodes a snapshot chunk's ops, and hands it on in order.
 func (c *Client) downlinkLoop() {
 	defer c.wg.Done()
-	tick := time.NewTicker(min(c.opts.SnapshotStall, c.opts.SecurityFold) / 4)
-	defer tick.Stop()
 	for {
 		select {
 		case in := <-c.down:
 			c.stats.received.Add(1)
 			c.stats.lastReceived.Store(time.Now().UnixNano())
-			c.handle(in.topic, in.payload)
-			in.ack()
+			v := verified{in: in, now: c.opts.Clock.Now()}
+			v.dl, v.err = c.verifier.Open(in.topic, in.payload, v.now)
+			if ch, ok := v.dl.body().(*SnapshotChunk); ok {
+				v.ops, v.opsErr = ch.DecodeOps()
+			}
+			select {
+			case c.verified <- v:
+			case <-c.ctx.Done():
+				return // not acknowledged: the broker delivers it again
+			}
+		case <-c.ctx.Done():
+			return
+		}
+	}
+}
+
+// applyLoop is the second stage: it acts on the verified messages one at
+// a time, in order, and acknowledges each to the broker once handled. It
+// also aborts a stalled snapshot and sends the folded security events.
+func (c *Client) applyLoop() {
+	defer c.wg.Done()
+	tick := time.NewTicker(min(c.opts.SnapshotStall, c.opts.SecurityFold) / 4)
+	defer tick.Stop()
+	for {
+		select {
+		case v := <-c.verified:
+			c.handle(&v)
+			v.in.ack()
 		case <-tick.C:
 			c.checkStall()
 			c.flushFolds(false)
@@ -38,12 +84,11 @@ func (c *Client) downlinkLoop() {
 	}
 }
 
-// handle verifies one message and acts on it.
-func (c *Client) handle(topic string, payload []byte) {
-	now := c.opts.Clock.Now()
-	dl, err := c.verifier.Open(topic, payload, now)
-	if err != nil {
-		c.refuse(topic, payload, err, now)
+// handle acts on one verified message.
+func (c *Client) handle(v *verified) {
+	topic, payload, now, dl := v.in.topic, v.in.payload, v.now, v.dl
+	if v.err != nil {
+		c.refuse(topic, payload, v.err, now)
 		return
 	}
 	if dl.Type.Remembered() {
@@ -53,13 +98,13 @@ func (c *Client) handle(topic string, payload []byte) {
 	case *Batch:
 		c.onBatch(dl, b)
 	case *SnapshotChunk:
-		c.onChunk(dl, b, topic, payload, now)
+		c.onChunk(dl, b, v, topic, payload, now)
 	case *Resync:
 		c.onResync(dl, b)
 	case *Unlock:
 		c.onUnlock(dl, b, now)
 	case *TimeHint:
-		c.onTime(b)
+		c.onTime(dl, b)
 	}
 }
 
@@ -211,10 +256,10 @@ func (c *Client) onBatch(dl *Downlink, b *Batch) {
 }
 
 // onChunk feeds a snapshot chunk to the assembler.
-func (c *Client) onChunk(dl *Downlink, ch *SnapshotChunk, topic string, payload []byte, now hub.Now) {
+func (c *Client) onChunk(dl *Downlink, ch *SnapshotChunk, v *verified, topic string, payload []byte, now hub.Now) {
 	prev, had := c.asm.InProgress()
 	c.chunkAt, c.chunkMsgID = time.Now(), dl.ID
-	done, err := c.asm.Add(c.ctx, ch)
+	done, err := c.asm.add(c.ctx, ch, func() ([]hub.Op, error) { return v.ops, v.opsErr })
 	switch {
 	case done:
 		c.stats.snapshots.Add(1)
@@ -321,7 +366,7 @@ func (c *Client) onUnlock(dl *Downlink, u *Unlock, now hub.Now) {
 
 // onTime trusts the cloud's time only in answer to a request the hub
 // sent moments ago; anything else proves nothing the hub can use.
-func (c *Client) onTime(h *TimeHint) {
+func (c *Client) onTime(_ *Downlink, h *TimeHint) {
 	if h.Request != "" && c.takeNonce(h.Request) {
 		c.opts.Clock.TrustCloudTime(h.Now)
 		c.log.Info("clock trusted from the cloud's signed time", slog.Time("now", h.Now))
