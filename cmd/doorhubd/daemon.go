@@ -138,6 +138,7 @@ func (m *Main) Run(ctx context.Context) error {
 	m.cancel = cancel
 	m.wg.Add(1)
 	go m.floorLoop(loopCtx)
+	m.openRecent(loopCtx)
 
 	if err := m.openCloud(); err != nil {
 		return err

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -143,4 +144,53 @@ func TestDiagBundleHoldsNoSecret(t *testing.T) {
 			t.Errorf("the bundle holds the secret %q", s)
 		}
 	}
+}
+
+// TestRecentActivitySurvivesARestart: the endpoint's recent activity is
+// kept in the store, so after a restart a technician still sees what
+// happened before it, and new events number on.
+func TestRecentActivitySurvivesARestart(t *testing.T) {
+	r := newDaemonRig(t, 1)
+	lobby := r.pair(t, 0, radiotest.Lobby)
+	card := sim.Credential{Card: radiotest.CardBytes(radiotest.Card)}
+	if res := presentAt(t, lobby, card); !res.Allowed {
+		t.Fatalf("present: %+v", res)
+	}
+	var before struct {
+		Events []status.Event
+		Last   uint64
+	}
+	waitUntil(t, "the decision in the activity", 2*time.Second, func() bool {
+		r.api(t, "GET", "/api/v1/activity", nil, &before)
+		return len(before.Events) > 0
+	})
+	path := r.m.ConfigPath
+	if err := r.m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	m := NewMain(r.logs, r.logs, nil)
+	if err := m.ParseFlags([]string{"--config", path}); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	r.m = m
+	var after struct {
+		Events []status.Event
+		Last   uint64
+	}
+	r.api(t, "GET", "/api/v1/activity", nil, &after)
+	if after.Last != before.Last || len(after.Events) != len(before.Events) ||
+		after.Events[len(after.Events)-1].Reason != "allowed_by_grant" {
+		t.Fatalf("after a restart: %+v, before %+v", after, before)
+	}
+	waitUntil(t, "radio ready", 3*time.Second, func() bool { return m.radioReady() == nil })
+	if res := presentAt(t, lobby, card); !res.Allowed {
+		t.Fatalf("present: %+v", res)
+	}
+	waitUntil(t, "the next decision numbered on", 2*time.Second, func() bool {
+		r.api(t, "GET", "/api/v1/activity?after="+fmt.Sprint(before.Last), nil, &after)
+		return len(after.Events) == 1 && after.Events[0].ID == before.Last+1
+	})
 }

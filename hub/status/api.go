@@ -124,6 +124,9 @@ type Recent struct {
 	next   uint64
 	events []Event
 	wake   chan struct{}
+	// persisted is the newest ID Persist wrote; keptChunk the lowest
+	// chunk that may still be stored (recent_store.go).
+	persisted, keptChunk uint64
 }
 
 // NewRecent keeps up to max events.
