@@ -23,7 +23,7 @@ func openDurable(t testing.TB, dir string) (*badgerstore.Store, *badgerstore.Out
 	if err != nil {
 		t.Fatal(err)
 	}
-	o, err := s.OpenOutbox(badgerstore.OutboxOptions{})
+	o, err := s.OpenLogOutbox(badgerstore.OutboxOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
