@@ -84,6 +84,9 @@ type hubState struct {
 	Site   string `json:"site"`
 	stored int    // events of the cloud hub's Order already stored
 	acked  uint64
+	// pending is the last pending report the hub sent (nil: none yet,
+	// or not read from the store yet).
+	pending *cloudlink.PendingReport
 	// behindSince is when the hub's acknowledged version first lagged the
 	// site's; after ResyncAfter the hub is asked to resync.
 	behindSince time.Time
@@ -395,6 +398,7 @@ func (s *Server) storeActivity() {
 			st.acked = a.Version
 			_ = s.store.SetValue(ackKey+id, fmt.Append(nil, a.Version))
 		}
+		s.keepPending(id, st, v.Pending)
 		for ; st.stored < len(v.Order); st.stored++ {
 			ev := v.Events[v.Order[st.stored]]
 			if b, _ := s.store.Value(eventIDKey + ev.ID); len(b) > 0 {
