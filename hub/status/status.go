@@ -124,6 +124,10 @@ type Pairer interface {
 type Options struct {
 	Listen    string // TCP host:port; "" none
 	Socket    string // unix socket path; "" none
+	// SocketGroup is the socket's group when it exists (default
+	// DefaultSocketGroup); the socket is mode 0660 and only root, the
+	// daemon's user and the group's members may use it (SO_PEERCRED).
+	SocketGroup string
 	TokenFile string
 	// Checks are the readiness checks, by name: nil error is ready.
 	Checks map[string]func() error
@@ -155,6 +159,7 @@ type Server struct {
 
 	pprof     *http.Server
 	pprofAddr string
+	access    *socketAccess
 }
 
 // Open listens and serves until Close.
@@ -210,7 +215,9 @@ func Open(opts Options) (*Server, error) {
 			s.closeListeners()
 			return nil, fmt.Errorf("status: listen %s: %w", opts.Socket, err)
 		}
-		_ = os.Chmod(opts.Socket, 0o660)
+		s.access = s.setUpSocket(opts.Socket, opts.SocketGroup)
+		s.srv.Handler = s.access.guard(mux)
+		s.srv.ConnContext = connContext
 		s.lns = append(s.lns, ln)
 	}
 	if opts.Pprof != "" {
