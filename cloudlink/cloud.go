@@ -269,23 +269,11 @@ func (h *CloudHub) Unlock(door, by string, hold int) (string, error) {
 // Batches wait until the hub acknowledged the snapshot's version.
 func (h *CloudHub) SendSnapshot() error {
 	h.mu.Lock()
-	v := h.model.Version()
-	if h.cut == nil || h.cut.version != v {
-		snap := &hub.Snapshot{Version: v}
-		// Cut under the lock: the ops point into the model.
-		h.model.View(func(cat *hub.Catalog) {
-			if s := cat.Site(); s != nil {
-				snap.Site = s.ID
-			}
-			_ = cat.Records(func(op hub.Op) error { snap.Ops = append(snap.Ops, op); return nil })
-		})
-		cut, err := cutSnapshot(snap, h.cloud.opts.ChunkBytes)
-		if err != nil {
-			h.mu.Unlock()
-			return err
-		}
-		h.cut = cut
+	if err := h.cutLocked(); err != nil {
+		h.mu.Unlock()
+		return err
 	}
+	v := h.model.Version()
 	cut := h.cut
 	h.snapSeq++
 	id := fmt.Sprintf("snap-%d-%d", v, h.snapSeq)
@@ -299,6 +287,35 @@ func (h *CloudHub) SendSnapshot() error {
 		}
 		return out, nil
 	})
+}
+
+// CutSnapshot cuts the authoritative set into chunks now, if it was not
+// cut at its version yet, so that the next SendSnapshot only seals and
+// publishes (a cloud may cut after each change, off the hub's time).
+func (h *CloudHub) CutSnapshot() error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.cutLocked()
+}
+
+func (h *CloudHub) cutLocked() error {
+	v := h.model.Version()
+	if h.cut == nil || h.cut.version != v {
+		snap := &hub.Snapshot{Version: v}
+		// Cut under the lock: the ops point into the model.
+		h.model.View(func(cat *hub.Catalog) {
+			if s := cat.Site(); s != nil {
+				snap.Site = s.ID
+			}
+			_ = cat.Records(func(op hub.Op) error { snap.Ops = append(snap.Ops, op); return nil })
+		})
+		cut, err := cutSnapshot(snap, h.cloud.opts.ChunkBytes)
+		if err != nil {
+			return err
+		}
+		h.cut = cut
+	}
+	return nil
 }
 
 // publishWindow is how many messages publishAll keeps awaiting their

@@ -33,8 +33,8 @@ func (b *Batch) check() error {
 	return nil
 }
 
-// MaxSnapshotChunks bounds a snapshot's chunk count (at 64 KiB a chunk,
-// 4 GiB: far beyond any site).
+// MaxSnapshotChunks bounds a snapshot's chunk count (at 120 KiB a chunk,
+// 7.5 GiB: far beyond any site).
 const MaxSnapshotChunks = 1 << 16
 
 // SnapshotChunk is the body of a "snapshot_chunk" message: chunk Index of
