@@ -106,7 +106,25 @@ type Door struct {
 	// LockCapacity is how many entries the door's lock can hold in its own
 	// list. Zero means DefaultLockCapacity.
 	LockCapacity int `json:"lock_capacity,omitempty"`
+	// Offline is what the door's lock does when it cannot reach the hub
+	// and a credential has no entry in its list; "" is OfflineSecure.
+	// It is pushed with the lock's list (docs/door-lists.md).
+	Offline OfflineMode `json:"offline,omitempty"`
 }
+
+// OfflineMode is a door's lock's behaviour without the hub for what its
+// list does not cover (docs/door-lists.md, "Offline mode").
+type OfflineMode string
+
+// Offline modes.
+const (
+	// OfflineSecure: the lock denies and locks the door, also one held
+	// unlocked when the hub went away.
+	OfflineSecure OfflineMode = "secure"
+	// OfflineAsIs: the lock denies and leaves the door as it is: one
+	// held unlocked stays unlocked until its time ends.
+	OfflineAsIs OfflineMode = "as-is"
+)
 
 // Validate checks the door.
 func (d *Door) Validate() error {
@@ -121,6 +139,9 @@ func (d *Door) Validate() error {
 	}
 	if d.LockCapacity < 0 {
 		return invalid("door.lock_capacity", d.LockCapacity, "must not be negative")
+	}
+	if d.Offline != "" && d.Offline != OfflineSecure && d.Offline != OfflineAsIs {
+		return invalid("door.offline", string(d.Offline), "must be secure or as-is")
 	}
 	return nil
 }
