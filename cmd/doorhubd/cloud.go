@@ -13,10 +13,10 @@ import (
 	"github.com/doorhub/doorhub/radio/lockmsg"
 )
 
-// openCloud opens the activity outbox in the store's database and the
-// cloud link, when cloud.broker is configured, and points m.Activity at
-// the outbox. Without a broker (installer mode) nothing is kept for a
-// cloud.
+// openCloud opens the activity outbox (its own log in the store's
+// directory) and the cloud link, when cloud.broker is configured, and
+// points m.Activity at the outbox. Without a broker (installer mode)
+// nothing is kept for a cloud.
 func (m *Main) openCloud() error {
 	c := m.Config.Cloud
 	if c.Broker == "" {
@@ -33,7 +33,7 @@ func (m *Main) openCloud() error {
 	if err != nil {
 		return fmt.Errorf("cloud.public_key: %w", err)
 	}
-	outbox, err := m.Store.OpenOutbox(badgerstore.OutboxOptions{Logger: m.Log})
+	outbox, err := m.Store.OpenLogOutbox(badgerstore.OutboxOptions{Logger: m.Log})
 	if err != nil {
 		return fmt.Errorf("outbox: %w", err)
 	}
