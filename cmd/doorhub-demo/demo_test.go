@@ -163,9 +163,13 @@ func TestMakeDemo(t *testing.T) {
 		t.Errorf("activity: %d allowed, %d denied after a minute: %s", allowed, denied, raw)
 	}
 	_, page := get("/", nil)
+	_, rawDoors := get("/api/v1/doors", nil)
+	_, rawStatus := get("/api/v1/status", nil)
 	for _, secret := range []string{annCard, benCard, danaCard, tourCode, "demo-token"} {
-		if strings.Contains(string(raw), secret) || strings.Contains(string(page), secret) {
-			t.Errorf("activity or page shows %s", secret)
+		for name, b := range map[string][]byte{"activity": raw, "page": page, "doors": rawDoors, "status": rawStatus} {
+			if strings.Contains(string(b), secret) {
+				t.Errorf("the %s shows %s", name, secret)
+			}
 		}
 	}
 	if !strings.Contains(string(page), "hub-elm") || !strings.Contains(string(page), "boiler-room") {
