@@ -103,15 +103,19 @@ func (o *OutboxOptions) defaults(s *Store) {
 	}
 }
 
-// Outbox is the durable hub.Outbox: the activity stream in the store's
-// Badger database until the cloud link removes what the broker
-// acknowledged.
+// Outbox is the durable hub.Outbox: the activity stream, kept until the
+// cloud link removes what the broker acknowledged, either in a log of its
+// own (OpenLogOutbox: hub/eventlog segments in the store's directory; the
+// daemon's) or as keys of the store's Badger database (OpenOutbox: the
+// earlier layout, which OpenLogOutbox takes over). Both behave the same;
+// the log's appends do not wait behind Badger's memtable flushes.
 //
 // Appends are group-committed: one writer goroutine takes every record
 // waiting (up to MaxBatch), writes them and the new last seq in one
-// synced transaction and only then answers each Append. Seqs are given
-// out in that transaction, so the stream has no gap and no seq is used
-// twice, across crashes too.
+// synced transaction (in a log outbox: one synced eventlog.Write, with
+// the removals waiting) and only then answers each Append. Seqs are given
+// out in that write, so the stream has no gap and no seq is used twice,
+// across crashes too.
 //
 // When the disk is nearly full (free space under Reserve) or a write
 // fails, the outbox is degraded: Append returns hub.ErrNotDurable and the
