@@ -318,10 +318,11 @@ Try, in another shell:
   %s/doorhub --config %s status
   %s/doorhub --config %s doors
   %s/doorhub-cloud --state %s revoke --email ann@example.com   # Ann's next tries are denied
+  %s/doorhub-cloud --state %s unlock --door Lobby              # the cloud opens a door through the hub
   %s/doorhub-sim --control %s unplug    # the radio is gone: locks decide alone
   %s/doorhub-sim --control %s replug    # the hub reconnects and collects what they decided
 
 Simulated people come and go every %s; the hub's activity follows (Ctrl-C stops everything).
-`, d.addr, d.token, bin, hubConfig, bin, hubConfig, bin, cloudState, bin, filepath.Join(d.dir, "sim.sock"),
+`, d.addr, d.token, bin, hubConfig, bin, hubConfig, bin, cloudState, bin, cloudState, bin, filepath.Join(d.dir, "sim.sock"),
 		bin, filepath.Join(d.dir, "sim.sock"), d.every)
 }
