@@ -29,7 +29,47 @@ type EntryKind uint8
 const (
 	EntryKeycard EntryKind = 1 // ID is the card id (4–32 bytes)
 	EntryPhone   EntryKind = 2 // ID is an Ed25519 public key (32 bytes)
+	// EntrySetting is a door setting the lock keeps with its list: ID is
+	// the setting and its value (2 bytes), no windows. Sorted after every
+	// credential; not counted against the lock's capacity.
+	EntrySetting EntryKind = 0x10
 )
+
+// Settings, the first byte of an EntrySetting's ID.
+const (
+	// SettingOffline: the door's OfflineMode, 0 secure, 1 as-is. Only
+	// as-is has an entry: a list without one is secure, so the lists
+	// (and digests) of secure doors are those of credentials alone.
+	SettingOffline byte = 1
+)
+
+// offlineEntry is the setting entry of an as-is door.
+func offlineEntry(m OfflineMode) (ListEntry, bool) {
+	if m != OfflineAsIs {
+		return ListEntry{}, false
+	}
+	return ListEntry{Kind: EntrySetting, ID: []byte{SettingOffline, 1}}, true
+}
+
+// ListOfflineMode is the offline mode a lock's list carries.
+func ListOfflineMode(entries []ListEntry) OfflineMode {
+	if e := findEntry(entries, EntrySetting, []byte{SettingOffline, 1}); e != nil {
+		return OfflineAsIs
+	}
+	return OfflineSecure
+}
+
+// ListCredentials counts the credential entries of a list (not its
+// settings): what the lock's capacity bounds.
+func ListCredentials(entries []ListEntry) int {
+	n := 0
+	for i := range entries {
+		if entries[i].Kind != EntrySetting {
+			n++
+		}
+	}
+	return n
+}
 
 // Priority is the class a list entry is kept by when a door's list does
 // not fit its lock: lower keeps first.
@@ -127,7 +167,9 @@ func DecodeListEntry(b []byte) (ListEntry, []byte, error) {
 		return e, b, fmt.Errorf("%w: card id of %d bytes", ErrListEncoding, n)
 	case e.Kind == EntryPhone && n != ed25519.PublicKeySize:
 		return e, b, fmt.Errorf("%w: public key of %d bytes", ErrListEncoding, n)
-	case e.Kind != EntryKeycard && e.Kind != EntryPhone:
+	case e.Kind == EntrySetting && n != 2:
+		return e, b, fmt.Errorf("%w: setting of %d bytes", ErrListEncoding, n)
+	case e.Kind != EntryKeycard && e.Kind != EntryPhone && e.Kind != EntrySetting:
 		return e, b, fmt.Errorf("%w: kind %d", ErrListEncoding, e.Kind)
 	}
 	b = b[2:]
@@ -139,6 +181,9 @@ func DecodeListEntry(b []byte) (ListEntry, []byte, error) {
 	b = b[n+2:]
 	if len(b) < 16*count {
 		return e, b, fmt.Errorf("%w: short windows", ErrListEncoding)
+	}
+	if e.Kind == EntrySetting && count != 0 {
+		return e, b, fmt.Errorf("%w: setting with windows", ErrListEncoding)
 	}
 	e.Windows = make([]ListWindow, count)
 	for i := range e.Windows {
@@ -302,9 +347,12 @@ func DoorListOf(c *Catalog, doorID string, now time.Time) (*DoorList, error) {
 		}
 		all = all[:capacity]
 	}
+	l.Overflow.Kept = len(all)
+	if e, ok := offlineEntry(door.Offline); ok {
+		all = append(all, e)
+	}
 	sort.Slice(all, func(i, j int) bool { return compareEntry(&all[i], &all[j]) < 0 })
 	l.Entries = all
-	l.Overflow.Kept = len(all)
 	l.Digest = ListDigest(l.Encode())
 	return l, nil
 }

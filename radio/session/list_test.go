@@ -192,3 +192,59 @@ func TestListCleared(t *testing.T) {
 	}
 	lk.Isolate(false)
 }
+
+// TestOfflineModePushedWithTheList: a door's offline mode reaches its lock
+// with the list; without the hub, a secure lock locks a door held
+// unlocked at once and an as-is one leaves it unlocked; both deny a card
+// they have no entry for.
+func TestOfflineModePushedWithTheList(t *testing.T) {
+	noLeaks(t)
+	r := newRig(t, 2, sim.Config{Heartbeat: 200 * time.Millisecond, AwakeWindow: 100 * time.Millisecond})
+	// The apartment becomes as-is; Ana's key opens it too.
+	if err := r.store.Apply(t.Context(), &hub.Batch{Site: radiotest.SiteID, Base: r.store.Version(), Version: r.store.Version() + 1,
+		IssuedAt: time.Now(), Ops: []hub.Op{
+			{Type: hub.OpPutDoor, Door: &hub.Door{ID: radiotest.Apartment, Name: "Apartment 1", Type: hub.DoorResidence, Offline: hub.OfflineAsIs}},
+			{Type: hub.OpPutKey, Key: &hub.Key{ID: "common", Name: "Common", Doors: []string{radiotest.Lobby, radiotest.Apartment}}},
+		}}); err != nil {
+		t.Fatal(err)
+	}
+	dl := hub.NewDoorLists(r.store, nil)
+	_ = r.locks.Close(t.Context())
+	r.opts.Lists = dl
+	r.open()
+	lobby, apt := r.pair(0, radiotest.Lobby), r.pair(1, radiotest.Apartment)
+	current := func(door string) bool {
+		for _, p := range dl.Pending() {
+			if p.Door == door {
+				return p.Current
+			}
+		}
+		return false
+	}
+	waitFor(t, "both lists at their locks", func() bool { return current(radiotest.Lobby) && current(radiotest.Apartment) })
+	if lobby.OfflineMode() != hub.OfflineSecure || apt.OfflineMode() != hub.OfflineAsIs {
+		t.Fatalf("offline modes at the locks: lobby %s, apartment %s", lobby.OfflineMode(), apt.OfflineMode())
+	}
+	for _, lk := range []*sim.Lock{lobby, apt} {
+		res, err := r.locks.Command(t.Context(), lk.ID(), &lockmsg.RemoteUnlock{UnlockSeconds: 600})
+		if err != nil || res.Status != lockmsg.CommandDone {
+			t.Fatalf("hold %s unlocked: %+v, %v", lk.Door(), res, err)
+		}
+		if !lk.Unlocked() {
+			t.Fatalf("%s not unlocked", lk.Door())
+		}
+		lk.Isolate(true)
+		if res := present(t, lk, sim.Credential{Card: radiotest.CardBytes(radiotest.UnknownCard)}); !res.Offline || res.Allowed {
+			t.Fatalf("%s: an unknown card alone: %+v", lk.Door(), res)
+		}
+		if res := present(t, lk, sim.Credential{Card: radiotest.CardBytes(radiotest.Card)}); !res.Offline || !res.Allowed {
+			t.Fatalf("%s: Ana's card alone: %+v", lk.Door(), res)
+		}
+	}
+	if lobby.Unlocked() {
+		t.Error("the secure lobby stayed unlocked without the hub")
+	}
+	if !apt.Unlocked() {
+		t.Error("the as-is apartment locked without the hub")
+	}
+}

@@ -61,7 +61,7 @@ func (l *lockList) chunk(m *lockmsg.ListChunk) *lockmsg.ListAck {
 	switch {
 	case lockmsg.ListDigest(data) != m.Digest || err != nil:
 		ack.Status = lockmsg.ListDigestMismatch
-	case l.capacity > 0 && len(entries) > l.capacity:
+	case l.capacity > 0 && hub.ListCredentials(entries) > l.capacity:
 		ack.Status = lockmsg.ListTooLarge
 	default:
 		l.version, l.digest, l.entries = m.Version, m.Digest, entries
@@ -91,3 +91,7 @@ func (l *lockList) decide(door string, m *lockmsg.AccessRequest, now time.Time) 
 	}
 	return r
 }
+
+// offline is the door's offline mode its list carries (secure without a
+// list).
+func (l *lockList) offline() hub.OfflineMode { return hub.ListOfflineMode(l.entries) }

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/doorhub/doorhub/hub"
 	"github.com/doorhub/doorhub/radio/lockmsg"
 )
 
@@ -64,6 +65,8 @@ type Lock struct {
 	nonce       []byte
 	decided     int
 	list        lockList
+	// heldUntil: the door is held unlocked (a remote unlock) until then.
+	heldUntil time.Time
 }
 
 func newLock(s *Sim, index int, id lockmsg.LockID, key lockmsg.Key) (*Lock, error) {
@@ -87,6 +90,32 @@ func (lk *Lock) ResetList() {
 	lk.mu.Lock()
 	defer lk.mu.Unlock()
 	lk.list.reset()
+}
+
+// OfflineMode returns the offline mode the lock's list carries (secure
+// without a list).
+func (lk *Lock) OfflineMode() hub.OfflineMode {
+	lk.mu.Lock()
+	defer lk.mu.Unlock()
+	return lk.list.offline()
+}
+
+// Unlocked reports whether the door is held unlocked now (a remote
+// unlock whose time has not ended).
+func (lk *Lock) Unlocked() bool {
+	lk.mu.Lock()
+	defer lk.mu.Unlock()
+	return time.Now().Before(lk.heldUntil)
+}
+
+// hubLost is what the lock does when it finds it cannot reach the hub,
+// by its door's offline mode (docs/door-lists.md, "Offline mode"):
+// secure locks a door held unlocked at once; as-is leaves it as it is
+// until its time ends. Called with lk.mu held.
+func (lk *Lock) hubLost() {
+	if lk.list.offline() != hub.OfflineAsIs {
+		lk.heldUntil = time.Time{}
+	}
 }
 
 // ListPartial returns the version of a list coming in chunk by chunk and
@@ -144,6 +173,9 @@ func (lk *Lock) Isolate(on bool) {
 	lk.mu.Lock()
 	was := lk.isolated
 	lk.isolated = on
+	if on {
+		lk.hubLost()
+	}
 	if was && !on {
 		lk.helloAcked, lk.bootReason = false, lockmsg.BootReconnect
 	}
@@ -252,9 +284,13 @@ func (lk *Lock) checkIn(ctx context.Context) {
 func (lk *Lock) status() lockmsg.Status {
 	lk.mu.Lock()
 	defer lk.mu.Unlock()
+	door := lockmsg.DoorClosedLocked
+	if time.Now().Before(lk.heldUntil) {
+		door = lockmsg.DoorClosedUnlocked
+	}
 	return lockmsg.Status{
 		Firmware: lockmsg.Firmware{Major: 1, Minor: 0, Patch: 0}, BatteryPercent: uint8(80 + lk.index%20),
-		BatteryMillivolts: 6000, Door: lockmsg.DoorClosedLocked, RSSI: lockmsg.RSSI(-50 - lk.index%30),
+		BatteryMillivolts: 6000, Door: door, RSSI: lockmsg.RSSI(-50 - lk.index%30),
 		Clock: lockmsg.UnixTimeOf(time.Now().Add(lk.clockOffset)), ClockSet: true,
 		PendingEvents: uint16(min(len(lk.pending), 65535)),
 		ListVersion:   lk.list.version, ListDigest: lk.list.digest,
@@ -375,6 +411,9 @@ func (lk *Lock) handle(ctx context.Context, sealed []byte) {
 		}
 		answer(&lockmsg.CommandResult{Request: h.Counter, Status: status})
 	case *lockmsg.RemoteUnlock:
+		lk.mu.Lock()
+		lk.heldUntil = time.Now().Add(time.Duration(m.UnlockSeconds) * time.Second)
+		lk.mu.Unlock()
 		answer(&lockmsg.CommandResult{Request: h.Counter, Status: lockmsg.CommandDone})
 	case *lockmsg.ListChunk:
 		lk.mu.Lock()
@@ -493,6 +532,7 @@ func (lk *Lock) Present(ctx context.Context, c Credential) (Result, error) {
 	// Alone: the lock decides from its own list (none: it knows no
 	// credential) at its own clock, and reports the decision later.
 	lk.mu.Lock()
+	lk.hubLost()
 	lk.eventSeq++
 	now := time.Now().Add(lk.clockOffset)
 	reason := lk.list.decide(lk.door, m, now)
