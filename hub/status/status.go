@@ -122,13 +122,13 @@ type Pairer interface {
 
 // Options configure the server. Listen or Socket, or both.
 type Options struct {
-	Listen    string // TCP host:port; "" none
-	Socket    string // unix socket path; "" none
+	Listen string // TCP host:port; "" none
+	Socket string // unix socket path; "" none
 	// SocketGroup is the socket's group when it exists (default
 	// DefaultSocketGroup); the socket is mode 0660 and only root, the
 	// daemon's user and the group's members may use it (SO_PEERCRED).
 	SocketGroup string
-	TokenFile string
+	TokenFile   string
 	// Checks are the readiness checks, by name: nil error is ready.
 	Checks map[string]func() error
 	Pairer Pairer
