@@ -73,6 +73,9 @@ func (c *Console) Site() (SiteView, error) {
 type DoorAdd struct {
 	Name string `json:"name"`
 	Type string `json:"type"`
+	// Offline is what the door's lock does without the hub for a
+	// credential its list does not cover: secure (default) or as-is.
+	Offline string `json:"offline,omitempty"`
 }
 
 // AddDoor adds a door; its id is its name made into an id (what
@@ -84,7 +87,7 @@ func (c *Console) AddDoor(r DoorAdd) (Result, error) {
 	if id == "" {
 		return Result{}, invalidf("--name is required")
 	}
-	d := &hub.Door{ID: id, Name: strings.TrimSpace(r.Name), Type: hub.DoorType(r.Type)}
+	d := &hub.Door{ID: id, Name: strings.TrimSpace(r.Name), Type: hub.DoorType(r.Type), Offline: hub.OfflineMode(r.Offline)}
 	if err := d.Validate(); err != nil {
 		return Result{}, err
 	}
@@ -102,6 +105,45 @@ func (c *Console) AddDoor(r DoorAdd) (Result, error) {
 		return Result{}, err
 	}
 	return c.result(b, fmt.Sprintf("door %q added (%s)", id, d.Type)), nil
+}
+
+// DoorOffline sets a door's offline mode.
+type DoorOffline struct {
+	Door    string `json:"door"`
+	Offline string `json:"offline"`
+}
+
+// SetDoorOffline sets what a door's lock does without the hub for a
+// credential its list does not cover; the hubs push it to the lock with
+// its list, and the door is pending until the lock has it.
+func (c *Console) SetDoorOffline(r DoorOffline) (Result, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var d hub.Door
+	var err error
+	c.view(func(cat *hub.Catalog) {
+		if _, err = siteOf(cat); err != nil {
+			return
+		}
+		door := cat.Door(slug(r.Door))
+		if door == nil {
+			err = notFoundf("door %q", r.Door)
+			return
+		}
+		d = *door
+	})
+	if err != nil {
+		return Result{}, err
+	}
+	d.Offline = hub.OfflineMode(r.Offline)
+	if err := d.Validate(); err != nil {
+		return Result{}, err
+	}
+	b, err := c.commit([]hub.Op{{Type: hub.OpPutDoor, Door: &d}})
+	if err != nil {
+		return Result{}, err
+	}
+	return c.result(b, fmt.Sprintf("door %q: offline %s", d.ID, d.Offline)), nil
 }
 
 // KeyCreate creates a key.

@@ -104,6 +104,7 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("/api/v1/site", op(s, func(c *C, _ struct{}) (console.SiteView, error) { return c.Site() }))
 	mux.Handle("/api/v1/sites", handle(s.listSites))
 	mux.Handle("/api/v1/door/add", op(s, (*C).AddDoor))
+	mux.Handle("/api/v1/door/offline", op(s, (*C).SetDoorOffline))
 	mux.Handle("/api/v1/key/create", op(s, (*C).CreateKey))
 	mux.Handle("/api/v1/hub/add", onSite(s, s.addHub))
 	mux.Handle("/api/v1/hubs", onSite(s, s.listHubs))

@@ -168,8 +168,17 @@ func (c *cli) doorCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error { return call[console.Result](c, cmd, "door/add", r, nil) }}
 	add.Flags().StringVar(&r.Name, "name", "", "door name (its id is the name in lowercase with dashes)")
 	add.Flags().StringVar(&r.Type, "type", "", "entrance, residence, service or communal")
+	add.Flags().StringVar(&r.Offline, "offline", "", "what the lock does without the hub for a credential it has no entry for: secure (default) or as-is")
 	required(add, "name", "type")
-	cmd.AddCommand(add)
+	var o console.DoorOffline
+	offline := &cobra.Command{Use: "offline --door D --mode secure|as-is", Short: "Set what a door's lock does without the hub", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return call[console.Result](c, cmd, "door/offline", o, nil)
+		}}
+	offline.Flags().StringVar(&o.Door, "door", "", "the door")
+	offline.Flags().StringVar(&o.Offline, "mode", "", "secure: deny and lock a door held unlocked; as-is: deny and leave the door as it is")
+	required(offline, "door", "mode")
+	cmd.AddCommand(add, offline)
 	return cmd
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/doorhub/doorhub/cloudlink/brokertest"
 	"github.com/doorhub/doorhub/cloudlink/controlplane"
+	"github.com/doorhub/doorhub/hub"
 )
 
 func TestPendingCommand(t *testing.T) {
@@ -32,6 +33,27 @@ func TestPendingCommand(t *testing.T) {
 	}
 	if _, err := run(t, env, "pending", "--hub", "nope"); err == nil || !strings.Contains(err.Error(), `no hub "nope"`) {
 		t.Fatalf("an unknown hub: %v", err)
+	}
+
+	// A door's offline mode, at creation and later.
+	mustRun(t, env, "door", "add", "--name", "Front", "--type", "entrance", "--offline", "as-is")
+	offline := func(id string) hub.OfflineMode {
+		var m hub.OfflineMode
+		s.Console.Store().View(func(c *hub.Catalog) { m = c.Door(id).Offline })
+		return m
+	}
+	if m := offline("front"); m != hub.OfflineAsIs {
+		t.Fatalf("front added %q", m)
+	}
+	mustRun(t, env, "door", "offline", "--door", "front", "--mode", "secure")
+	if m := offline("front"); m != hub.OfflineSecure {
+		t.Fatalf("front set %q", m)
+	}
+	if _, err := run(t, env, "door", "offline", "--door", "front", "--mode", "open"); err == nil || !strings.Contains(err.Error(), "secure or as-is") {
+		t.Fatalf("a mode that does not exist: %v", err)
+	}
+	if _, err := run(t, env, "door", "offline", "--door", "back", "--mode", "as-is"); err == nil || !strings.Contains(err.Error(), `door "back"`) {
+		t.Fatalf("a door that does not exist: %v", err)
 	}
 }
 
