@@ -30,6 +30,18 @@ type Clock interface {
 
 var _ Clock = (*hub.Clock)(nil)
 
+// FloorClock is a Clock that also takes a signed lower bound on the time
+// and persists its floor; *hub.Clock is one. With it, the cloud's time
+// hints that answer no fresh request raise the floor (docs/cloud-protocol.md
+// § 8.3); with a plain Clock they are only logged.
+type FloorClock interface {
+	Clock
+	RaiseFloor(time.Time) bool
+	PersistFloor() error
+}
+
+var _ FloorClock = (*hub.Clock)(nil)
+
 // Unlocker carries a remote unlock to a door's lock: the radio layer
 // implements it (cloudlink and radio do not import each other). It
 // returns nil once the lock opened, an error wrapping ErrLockBusy when the
@@ -325,7 +337,7 @@ func NewClient(opts ClientOptions) (*Client, error) {
 			if err := json.Unmarshal(b, &entries); err != nil {
 				c.log.Warn("replay cache unreadable; starting empty", slog.Any(logErr, err))
 			}
-			replay.Restore(entries, opts.Clock.Now().Time)
+			replay.Restore(entries, replayNow(opts.Clock))
 		}
 	}
 	if c.verifier, err = NewVerifier(opts.HubID, VerifierOptions{Keys: opts.Keys, Skew: opts.Skew, Replay: replay}); err != nil {
@@ -337,6 +349,18 @@ func NewClient(opts ClientOptions) (*Client, error) {
 }
 
 const stateReplay = "cloudlink.replay"
+
+// replayNow is the time persisted replay entries are judged expired at:
+// the clock's now when trusted; else its floor, the last time known good,
+// never ahead of the real time — an untrusted clock running ahead would
+// otherwise forget an unlock that can still be replayed once the clock is
+// right again.
+func replayNow(clock Clock) time.Time {
+	if now := clock.Now(); now.Trusted {
+		return now.Time
+	}
+	return clock.Status().Floor
+}
 
 func loadTLS(o ClientOptions, host string) (*tls.Config, error) {
 	if o.TLSConfig != nil {

@@ -365,12 +365,38 @@ func (c *Client) onUnlock(dl *Downlink, u *Unlock, now hub.Now) {
 }
 
 // onTime trusts the cloud's time only in answer to a request the hub
-// sent moments ago; anything else proves nothing the hub can use.
-func (c *Client) onTime(_ *Downlink, h *TimeHint) {
+// sent moments ago. Any other signed hint proves only that the time is at
+// least its now: the clock's floor is raised to it (and saved at once) if
+// the clock can take a floor, the hint's now lies within its own signed
+// window, and — when the clock is trusted already — not beyond the
+// clock's now (a trusted source knows better than the cloud's clock).
+func (c *Client) onTime(dl *Downlink, h *TimeHint) {
 	if h.Request != "" && c.takeNonce(h.Request) {
 		c.opts.Clock.TrustCloudTime(h.Now)
 		c.log.Info("clock trusted from the cloud's signed time", slog.Time("now", h.Now))
 		return
 	}
-	c.log.Debug("time hint without a fresh request of ours: not trusted")
+	fc, ok := c.opts.Clock.(FloorClock)
+	if !ok {
+		c.log.Debug("time hint without a fresh request of ours: not trusted")
+		return
+	}
+	skew := c.verifier.skew
+	if h.Now.Before(dl.IssuedAt.Add(-skew)) || h.Now.After(dl.ExpiresAt.Add(skew)) {
+		c.log.Warn("time hint outside its own window: ignored", slog.String(logID, dl.ID), slog.Time("now", h.Now),
+			slog.Time("issued_at", dl.IssuedAt), slog.Time("expires_at", dl.ExpiresAt))
+		return
+	}
+	bound := h.Now
+	if now := c.opts.Clock.Now(); now.Trusted && bound.After(now.Time) {
+		bound = now.Time
+	}
+	if !fc.RaiseFloor(bound) {
+		c.log.Debug("time hint without a fresh request of ours: the floor is later already")
+		return
+	}
+	if err := fc.PersistFloor(); err != nil {
+		c.log.Error("clock floor raised but not persisted", slog.Any(logErr, err))
+	}
+	c.log.Info("clock floor raised from the cloud's signed time (not trusted)", slog.Time("floor", bound))
 }
