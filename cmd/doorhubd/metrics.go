@@ -113,6 +113,31 @@ func (m *Main) samples() []status.Sample {
 		}
 		add("doorhub_store_version", "Version of the site model the hub holds.", g, float64(s.Version()))
 	}
+	if dl := m.DoorLists; dl != nil && m.Store != nil {
+		var current, pending, drifted, revocations, overflow int
+		var oldest time.Duration
+		for _, p := range dl.Pending() {
+			switch {
+			case p.Drift:
+				drifted++
+			case p.Current:
+				current++
+			default:
+				pending++
+			}
+			revocations += p.Revocations
+			overflow += p.Overflow
+			oldest = max(oldest, p.RevocationAge)
+		}
+		const h = "Doors by what their lock holds: the hub's list (current), an older one (pending) or an unknown one (drifted)."
+		add("doorhub_door_lists", h, g, float64(current), "state", "current")
+		add("doorhub_door_lists", h, g, float64(pending), "state", "pending")
+		add("doorhub_door_lists", h, g, float64(drifted), "state", "drifted")
+		add("doorhub_revocations_pending", "Revocations not yet applied by a door's lock, summed over the doors.", g, float64(revocations))
+		add("doorhub_revocation_oldest_seconds", "Age of the oldest revocation a lock has not applied (0: none): revocation freshness.",
+			g, oldest.Seconds())
+		add("doorhub_door_list_overflow", "Credentials left out of the doors' lists for the locks' capacity, summed.", g, float64(overflow))
+	}
 	if m.Clock != nil {
 		t := 0.0
 		if m.Clock.Now().Trusted {

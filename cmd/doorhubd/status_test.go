@@ -94,7 +94,8 @@ func TestStatusActivityExplainMetrics(t *testing.T) {
 	resp.Body.Close()
 	for _, want := range []string{`doorhub_decisions_total{allowed="true",reason="allowed_by_grant"} 1`,
 		"doorhub_decision_seconds_bucket", "doorhub_radio_up 1", `doorhub_radio_link_frames{kind="sent"}`,
-		"doorhub_store_bytes", "go_goroutines", "process_"} {
+		"doorhub_store_bytes", "go_goroutines", "process_", `doorhub_door_lists{state="current"}`,
+		"doorhub_revocations_pending 0", "doorhub_revocation_oldest_seconds 0", "doorhub_door_list_overflow 0"} {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("metrics lack %q", want)
 		}
