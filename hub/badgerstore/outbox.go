@@ -154,6 +154,9 @@ type Outbox struct {
 	lost      hub.Lost
 	discarded uint64
 	lastLog   time.Time // of the writer: rate-limits the degraded log line
+	// encoded holds, while the writer commits a batch, the records' JSON
+	// Append made (encodeUnnumbered), in the batch's order.
+	encoded [][]byte
 
 	// testHookCommit, when set, fails a group commit (a disk error).
 	testHookCommit atomic.Pointer[func() error]
@@ -164,9 +167,12 @@ var _ hub.Outbox = (*Outbox)(nil)
 // appendReq asks the writer to store a, or, with remove set (a log
 // outbox), to write the acknowledgement of those ranges.
 type appendReq struct {
-	a      hub.Activity
-	remove [][2]uint64
-	done   chan appendResult
+	a hub.Activity
+	// encoded is a's JSON with seq 0, made by Append (a log outbox), so
+	// that the writer only puts the seq in.
+	encoded []byte
+	remove  [][2]uint64
+	done    chan appendResult
 }
 
 type appendResult struct {
@@ -277,6 +283,9 @@ func (o *Outbox) Append(ctx context.Context, a hub.Activity) (uint64, error) {
 		return 0, err
 	}
 	r := &appendReq{a: a, done: make(chan appendResult, 1)}
+	if o.elog != nil {
+		r.encoded = encodeUnnumbered(&r.a)
+	}
 	o.life.RLock()
 	if o.closed {
 		o.life.RUnlock()
@@ -365,8 +374,9 @@ func (o *Outbox) commit(all []*appendReq) {
 		return
 	}
 	recs := make([]hub.Activity, len(batch))
+	encoded := make([][]byte, len(batch))
 	for i, r := range batch {
-		recs[i] = r.a
+		recs[i], encoded[i] = r.a, r.encoded
 	}
 	o.mu.Lock()
 	degraded := o.degraded != ""
@@ -380,7 +390,9 @@ func (o *Outbox) commit(all []*appendReq) {
 	var err error
 	if !degraded {
 		var first uint64
+		o.encoded = encoded
 		first, err = o.write(recs, acks)
+		o.encoded = nil
 		if err == nil {
 			for i, r := range batch {
 				r.done <- appendResult{seq: first + uint64(i)}

@@ -1,11 +1,13 @@
 package badgerstore
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"strconv"
 
 	"github.com/doorhub/doorhub/hub"
 	"github.com/doorhub/doorhub/hub/eventlog"
@@ -112,9 +114,15 @@ func (o *Outbox) writeLog(recs []hub.Activity, acks [][2]uint64) (uint64, error)
 	batch := make([]eventlog.Record, len(recs))
 	for i := range recs {
 		recs[i].Seq = first + uint64(i)
-		b, err := json.Marshal(&recs[i])
-		if err != nil {
-			return 0, err
+		var b []byte
+		if len(o.encoded) == len(recs) {
+			b = numbered(o.encoded[i], recs[i].Seq)
+		}
+		if b == nil {
+			var err error
+			if b, err = json.Marshal(&recs[i]); err != nil {
+				return 0, err
+			}
 		}
 		batch[i] = eventlog.Record{Seq: recs[i].Seq, Data: b}
 	}
@@ -172,4 +180,34 @@ func (o *Outbox) removeLog(ranges [][2]uint64) error {
 		return fmt.Errorf("badgerstore: removing from the outbox: %w", err)
 	}
 	return nil
+}
+
+// unnumbered is how the JSON of a hub.Activity with seq 0 starts (Seq is
+// its first field).
+const unnumbered = `{"seq":0,`
+
+// encodeUnnumbered returns a's JSON with seq 0, or nil when it cannot:
+// the callers of Append encode in parallel, and the writer only puts the
+// seq in (numbered), off its serial path.
+func encodeUnnumbered(a *hub.Activity) []byte {
+	c := *a
+	c.Seq = 0
+	b, err := json.Marshal(&c)
+	if err != nil || !bytes.HasPrefix(b, []byte(unnumbered)) {
+		return nil
+	}
+	return b
+}
+
+// numbered returns the JSON of encodeUnnumbered with seq put in, nil
+// when there is none.
+func numbered(enc []byte, seq uint64) []byte {
+	if enc == nil {
+		return nil
+	}
+	b := make([]byte, 0, len(enc)+20)
+	b = append(b, `{"seq":`...)
+	b = strconv.AppendUint(b, seq, 10)
+	b = append(b, ',')
+	return append(b, enc[len(unnumbered):]...)
 }
