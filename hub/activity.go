@@ -56,6 +56,9 @@ type Activity struct {
 	By      string `json:"by,omitempty"`
 	// Lost is set for ActivityOverflow.
 	Lost *Lost `json:"lost,omitempty"`
+	// Lock is set for an ActivityAccess a lock decided alone, offline
+	// (OfflineAccessActivity).
+	Lock *LockDecided `json:"lock,omitempty"`
 }
 
 // Lost says how many activity records were discarded and the times of the
