@@ -165,12 +165,14 @@ func (l *Log) recover() error {
 		}
 		return 1
 	})
-	// The segments in use, by their headers, then the unused ones after
-	// them (spares, or a segment whose header a crash tore: nothing in it
-	// was ever synced).
+	// The segments in use, by their headers. A file without a valid
+	// header is unused: a spare, or a segment whose header a crash or a
+	// failed write tore, which holds nothing synced (a header is synced
+	// with the segment's first records). Unused files after the last
+	// used one are spares; those before it go.
 	var unused []found
 	hdr := make([]byte, HeaderSize)
-	for i, fd := range files {
+	for _, fd := range files {
 		f, err := os.OpenFile(fd.path, os.O_RDWR, 0)
 		if err != nil {
 			return err
@@ -186,8 +188,8 @@ func (l *Log) recover() error {
 		}
 		if err != nil {
 			f.Close()
-			unused = files[i:]
-			break
+			unused = append(unused, fd)
+			continue
 		}
 		if n := len(l.segs); n > 0 && base < l.segs[n-1].base {
 			f.Close()

@@ -234,3 +234,43 @@ func TestFailedWriteIsCut(t *testing.T) {
 		t.Fatalf("read %v", got)
 	}
 }
+
+// TestTornHeaderBetweenSegments: a segment whose header did not reach
+// the disk (a failed write) before a segment that did does not take the
+// later one with it.
+func TestTornHeaderBetweenSegments(t *testing.T) {
+	dir := t.TempDir()
+	l := openLog(t, dir, 8<<10)
+	writeN(t, l, 10)
+	var torn string
+	for _, seq := range []uint64{11, 12} {
+		l.wmu.Lock()
+		l.broken = true // as after a failed write: the next starts a segment
+		l.wmu.Unlock()
+		if err := l.Write([]Record{{Seq: seq, Data: payload(seq)}}, nil); err != nil {
+			t.Fatal(err)
+		}
+		if seq == 11 {
+			l.mu.RLock()
+			torn = l.act.path
+			l.mu.RUnlock()
+		}
+	}
+	l.Close()
+	f, err := os.OpenFile(torn, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt([]byte("torn"), 8); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	l = openLog(t, dir, 8<<10)
+	defer l.Close()
+	if got := readSeqs(t, l); fmt.Sprint(got) != fmt.Sprint(append(span(1, 10), 12)) {
+		t.Fatalf("read %v", got)
+	}
+	if _, err := os.Stat(torn); !os.IsNotExist(err) {
+		t.Fatalf("the torn segment is still there: %v", err)
+	}
+}
