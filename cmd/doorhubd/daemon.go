@@ -139,6 +139,7 @@ func (m *Main) Run(ctx context.Context) error {
 	m.wg.Add(1)
 	go m.floorLoop(loopCtx)
 	m.openRecent(loopCtx)
+	m.watchDoorLists(loopCtx)
 
 	if err := m.openCloud(); err != nil {
 		return err

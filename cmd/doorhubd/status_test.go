@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -193,5 +194,74 @@ func TestRecentActivitySurvivesARestart(t *testing.T) {
 	waitUntil(t, "the next decision numbered on", 2*time.Second, func() bool {
 		r.api(t, "GET", "/api/v1/activity?after="+fmt.Sprint(before.Last), nil, &after)
 		return len(after.Events) == 1 && after.Events[0].ID == before.Last+1
+	})
+}
+
+// TestDoorsShowARevocationNotApplied: a keycard revoked while the lobby's
+// lock cannot hear the hub is pending there — the doors view, the page
+// and the metrics say so, with its age — until the lock takes its list
+// again.
+func TestDoorsShowARevocationNotApplied(t *testing.T) {
+	r := newDaemonRig(t, 1)
+	lobby := r.pair(t, 0, radiotest.Lobby)
+	door := func() status.Door {
+		var doors struct{ Doors []status.Door }
+		r.api(t, "GET", "/api/v1/doors", nil, &doors)
+		for _, d := range doors.Doors {
+			if d.Door == radiotest.Lobby {
+				return d
+			}
+		}
+		t.Fatal("no lobby")
+		return status.Door{}
+	}
+	waitUntil(t, "the lobby's list current", 10*time.Second, func() bool { return door().ListCurrent })
+	before := door().ListDigest
+
+	lobby.Isolate(true)
+	var kc hub.Keycard
+	r.m.Store.View(func(c *hub.Catalog) { kc = *c.Keycard(radiotest.Card) })
+	kc.Active = false
+	v := r.m.Store.Version()
+	if err := r.m.Store.Apply(context.Background(), &hub.Batch{Site: radiotest.SiteID, Base: v, Version: v + 1,
+		IssuedAt: time.Now(), Ops: []hub.Op{{Type: hub.OpPutKeycard, Keycard: &kc}}}); err != nil {
+		t.Fatal(err)
+	}
+	// The daemon notices the change within doorWatchEvery, unasked.
+	time.Sleep(doorWatchEvery + 1100*time.Millisecond)
+	d := door()
+	if d.ListCurrent || d.PendingRevocations != 1 || d.PendingChanges < 1 || d.OldestRevocation.IsZero() ||
+		d.RevocationAgeSeconds < 1 || d.ListDigest == before || time.Since(d.OldestRevocation) > doorWatchEvery+1100*time.Millisecond {
+		t.Errorf("the lobby with a revocation not applied: %+v", d)
+	}
+	if !slices.ContainsFunc(d.Attention, func(s string) bool { return strings.Contains(s, "1 revocation(s) not applied, oldest") }) {
+		t.Errorf("attention: %q", d.Attention)
+	}
+	req, _ := http.NewRequest("GET", "http://"+r.m.Status.Addr()+"/", nil)
+	req.SetBasicAuth("technician", r.token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(page), "1 pending, oldest") || strings.Contains(string(page), radiotest.Card) {
+		t.Errorf("the page: %s", page)
+	}
+	req, _ = http.NewRequest("GET", "http://"+r.m.Status.Addr()+"/metrics", nil)
+	req.Header.Set("Authorization", "Bearer "+r.token)
+	if resp, err = http.DefaultClient.Do(req); err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(metrics), "doorhub_revocations_pending 1") || strings.Contains(string(metrics), "doorhub_revocation_oldest_seconds 0\n") {
+		t.Errorf("metrics lack the pending revocation")
+	}
+
+	lobby.Isolate(false)
+	waitUntil(t, "the revocation applied", 10*time.Second, func() bool {
+		d := door()
+		return d.ListCurrent && d.PendingRevocations == 0 && d.OldestRevocation.IsZero()
 	})
 }
