@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/doorhub/doorhub/hub"
 	"github.com/doorhub/doorhub/radio/lockmsg"
 )
 
@@ -35,6 +36,32 @@ type ListResume interface {
 	ListProgress(door string, version uint32, digest [lockmsg.DigestSize]byte) int
 	// ListProgressed records that the lock stored every chunk before next.
 	ListProgressed(door string, version uint32, digest [lockmsg.DigestSize]byte, next int)
+}
+
+// ListEntries is implemented by Lists that can name the credential of a
+// list entry by the reference a lock gives in its offline decisions
+// (hub.DoorLists.EntryCredential).
+type ListEntries interface {
+	EntryCredential(door string, ref uint32) (hub.Presentation, bool)
+}
+
+// offlineIdentity fills an offline decision with who the entry that
+// decided belongs to: the engine's decision for that credential at that
+// door and moment gives the identity and its visibility (the privacy
+// rule); the outcome and reason stay the lock's.
+func (s *lockSession) offlineIdentity(d *hub.Decision, entry uint32, at hub.Now) {
+	le, ok := s.l.opts.Lists.(ListEntries)
+	if !ok || entry == 0 || d.Door == "" {
+		return
+	}
+	p, ok := le.EntryCredential(d.Door, entry)
+	if !ok {
+		return
+	}
+	h := s.l.opts.Decider.Decide(d.Door, p, at)
+	d.Subject, d.PersonID, d.HostID, d.Service = h.Subject, h.PersonID, h.HostID, h.Service
+	d.GrantID, d.GuestGrant, d.DeviceID, d.Resident = h.GrantID, h.GuestGrant, h.DeviceID, h.Resident
+	d.Visibility = h.Visibility
 }
 
 // maxListRestarts bounds the full restarts of one transfer after a digest

@@ -248,3 +248,45 @@ func TestOfflineModePushedWithTheList(t *testing.T) {
 		t.Error("the as-is apartment locked without the hub")
 	}
 }
+
+// TestOfflineDecisionNamesItsEntry: a decision the lock made alone comes
+// up with the lock's clock and event counter and the list entry that
+// decided, and with that entry's holder as the hub's engine names them;
+// an unknown card's names none.
+func TestOfflineDecisionNamesItsEntry(t *testing.T) {
+	noLeaks(t)
+	r := newRig(t, 1, sim.Config{Heartbeat: 200 * time.Millisecond, AwakeWindow: 100 * time.Millisecond})
+	dl := hub.NewDoorLists(r.store, nil)
+	_ = r.locks.Close(t.Context())
+	r.opts.Lists = dl
+	r.open()
+	lk := r.pair(0, radiotest.Lobby)
+	waitFor(t, "the lobby's list at the lock", func() bool {
+		v, _ := lk.ListVersion()
+		return v > 0 && len(dl.KeycardPending(radiotest.Card)) == 0
+	})
+	lk.Isolate(true)
+	if res := present(t, lk, sim.Credential{Card: radiotest.CardBytes(radiotest.Card)}); !res.Offline || !res.Allowed {
+		t.Fatalf("Ana's card alone: %+v", res)
+	}
+	if res := present(t, lk, sim.Credential{Card: radiotest.CardBytes(radiotest.UnknownCard)}); !res.Offline || res.Allowed {
+		t.Fatalf("an unknown card alone: %+v", res)
+	}
+	lk.Isolate(false)
+	waitFor(t, "the offline decisions stored", func() bool { _, n := r.activity.counts(); return n >= 2 })
+	r.activity.mu.Lock()
+	events := append([]session.LockEvent(nil), r.activity.events...)
+	r.activity.mu.Unlock()
+	ana, unknown := events[0], events[1]
+	if ana.Offline == nil || !ana.Offline.Allowed || ana.Offline.PersonID != "ana" || ana.Offline.Visibility != hub.Visible ||
+		ana.Entry != hub.EntryRef(hub.EntryKeycard, radiotest.CardBytes(radiotest.Card)) || ana.LockClock.IsZero() || ana.Seq == 0 {
+		t.Fatalf("Ana's offline decision: %+v %+v", ana, ana.Offline)
+	}
+	if unknown.Offline == nil || unknown.Offline.Allowed || unknown.Offline.PersonID != "" || unknown.Entry != 0 ||
+		unknown.Offline.Reason != hub.UnknownCredential || unknown.Seq != ana.Seq+1 {
+		t.Fatalf("the unknown card's offline decision: %+v %+v", unknown, unknown.Offline)
+	}
+	if d := time.Since(ana.LockClock); d < 0 || d > time.Minute {
+		t.Fatalf("the lock's clock %v", ana.LockClock)
+	}
+}

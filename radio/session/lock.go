@@ -224,7 +224,9 @@ func (s *lockSession) handle(in inbound) {
 			at := s.hubTime(r.Clock, now)
 			d := &hub.Decision{Door: door, At: at.Time, Kind: credentialKind(r.Kind), Allowed: r.Reason.Allowed(),
 				Reason: hub.Reason(r.Reason.String()), ClockTrusted: at.Trusted, Visibility: hub.Visible}
-			events = append(events, LockEvent{Lock: s.id, Door: door, Seq: r.Seq, At: at, BatteryPercent: -1, Offline: d})
+			s.offlineIdentity(d, r.Entry, at)
+			events = append(events, LockEvent{Lock: s.id, Door: door, Seq: r.Seq, At: at, BatteryPercent: -1, Offline: d,
+				LockClock: r.Clock.Time(), Entry: r.Entry})
 		}
 		s.storeEvents(pr, events)
 	case *lockmsg.CommandResult:

@@ -84,9 +84,16 @@ type LockEvent struct {
 	Detail         uint16
 	BatteryPercent int
 	// Offline is set for a decision the lock made alone: door, time,
-	// credential kind, outcome and reason; never an identity (the lock
-	// does not know one).
+	// credential kind, outcome and reason, and — when the lock named the
+	// list entry that decided and Lists can say whose credential it is
+	// (ListEntries) — the identity the hub's engine gives that credential
+	// at that door and time, with its privacy rule (Visibility).
 	Offline *hub.Decision
+	// LockClock and Entry are set with Offline: the lock's own clock at
+	// the decision, and the reference of the list entry that decided
+	// (hub.EntryRef; 0 for none).
+	LockClock time.Time
+	Entry     uint32
 }
 
 // Defaults of Options.

@@ -74,22 +74,35 @@ func (l *lockList) chunk(m *lockmsg.ListChunk) *lockmsg.ListAck {
 // reset forgets the list, as a lock whose memory was wiped.
 func (l *lockList) reset() { *l = lockList{capacity: l.capacity, chunks: l.chunks} }
 
-// decide is the lock's own decision at its clock's now, for its door.
-func (l *lockList) decide(door string, m *lockmsg.AccessRequest, now time.Time) lockmsg.Reason {
+// decide is the lock's own decision at its clock's now, for its door,
+// with the reference of the list entry that decided (hub.EntryRef; 0 for
+// a credential it has no entry for).
+func (l *lockList) decide(door string, m *lockmsg.AccessRequest, now time.Time) (lockmsg.Reason, uint32) {
 	p := hub.Presentation{}
+	var kind hub.EntryKind
+	var id []byte
 	switch m.Kind {
 	case lockmsg.CredKeycard:
 		p.Kind, p.CardID = hub.CredKeycard, hex.EncodeToString(m.CardID)
+		kind, id = hub.EntryKeycard, m.CardID
 	case lockmsg.CredMobile:
 		p.Kind, p.PublicKey, p.Nonce, p.Signature = hub.CredMobile, m.PublicKey[:], m.Nonce[:], m.Signature[:]
+		kind, id = hub.EntryPhone, m.PublicKey[:]
 	default:
-		return lockmsg.ReasonUnknownCredential
+		return lockmsg.ReasonUnknownCredential, 0
+	}
+	var entry uint32
+	for i := range l.entries {
+		if l.entries[i].Kind == kind && string(l.entries[i].ID) == string(id) {
+			entry = hub.EntryRef(kind, id)
+			break
+		}
 	}
 	r, ok := lockmsg.ReasonOf(string(hub.LockDecide(l.entries, door, p, now.Unix())))
 	if !ok {
-		return lockmsg.ReasonUnknownCredential
+		return lockmsg.ReasonUnknownCredential, entry
 	}
-	return r
+	return r, entry
 }
 
 // offline is the door's offline mode its list carries (secure without a

@@ -35,7 +35,7 @@ func TestLockListChunksAndDecides(t *testing.T) {
 	l.capacity = 10
 	card := &lockmsg.AccessRequest{Kind: lockmsg.CredKeycard, CardID: []byte{0xc0, 0xc0, 0xc0, 0xc0}}
 	now := time.Now()
-	if r := l.decide("main", card, now); r != lockmsg.ReasonUnknownCredential {
+	if r, entry := l.decide("main", card, now); r != lockmsg.ReasonUnknownCredential || entry != 0 {
 		t.Fatalf("no list: %s", r)
 	}
 	data := testList("a0a0a0a0", "c0c0c0c0", "d0d0d0d0")
@@ -57,8 +57,8 @@ func TestLockListChunksAndDecides(t *testing.T) {
 	if l.version != 1 || l.digest != lockmsg.ListDigest(data) {
 		t.Fatalf("version %d digest %x", l.version, l.digest)
 	}
-	if r := l.decide("main", card, now); !r.Allowed() {
-		t.Fatalf("listed card: %s", r)
+	if r, entry := l.decide("main", card, now); !r.Allowed() || entry != hub.EntryRef(hub.EntryKeycard, card.CardID) {
+		t.Fatalf("listed card: %s, entry %08x", r, entry)
 	}
 
 	// Version 2 without the card; a lost chunk is answered out_of_order
@@ -71,8 +71,8 @@ func TestLockListChunksAndDecides(t *testing.T) {
 	for _, c := range cs[1:] {
 		l.chunk(c)
 	}
-	if r := l.decide("main", card, now); r.Allowed() {
-		t.Fatal("a revoked card still opens after the new list")
+	if r, entry := l.decide("main", card, now); r.Allowed() || entry != 0 {
+		t.Fatalf("a revoked card after the new list: %s, entry %08x", r, entry)
 	}
 
 	// A corrupted transfer is refused and the list kept.

@@ -535,9 +535,9 @@ func (lk *Lock) Present(ctx context.Context, c Credential) (Result, error) {
 	lk.hubLost()
 	lk.eventSeq++
 	now := time.Now().Add(lk.clockOffset)
-	reason := lk.list.decide(lk.door, m, now)
+	reason, entry := lk.list.decide(lk.door, m, now)
 	lk.pending = append(lk.pending, lockmsg.OfflineDecision{Seq: lk.eventSeq, Clock: lockmsg.UnixTimeOf(now),
-		Kind: m.Kind, Reason: reason})
+		Kind: m.Kind, Reason: reason, Entry: entry})
 	lk.mu.Unlock()
 	res.Allowed, res.Reason, res.Offline = reason.Allowed(), reason.String(), true
 	res.LatencyMS = float64(time.Since(start).Microseconds()) / 1000
