@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"os/user"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"sync"
@@ -41,8 +42,10 @@ type socketAccess struct {
 }
 
 // setUpSocket gives the socket its group (when the group exists and the
-// daemon may) and mode 0660, and returns the access rule.
-func (s *Server) setUpSocket(path, group string) *socketAccess {
+// daemon may) and mode 0660 — and its directory too when the daemon made
+// it (systemd's RuntimeDirectory= is already right) — and returns the
+// access rule.
+func (s *Server) setUpSocket(path, group string, madeDir bool) *socketAccess {
 	if group == "" {
 		group = DefaultSocketGroup
 	}
@@ -50,6 +53,9 @@ func (s *Server) setUpSocket(path, group string) *socketAccess {
 		if gid, err := strconv.Atoi(g.Gid); err == nil {
 			if err := os.Chown(path, -1, gid); err != nil {
 				s.log.Warn("status socket not given its group", slog.String("socket", path), slog.String("group", group), slog.Any("err", err))
+			}
+			if madeDir {
+				_ = os.Chown(filepath.Dir(path), -1, gid)
 			}
 		}
 	}

@@ -76,6 +76,17 @@ func TestSocketGroupAndMode(t *testing.T) {
 	if code, body, err := socketGet(sock, "/livez"); err != nil || code != 200 {
 		t.Errorf("root: %d %s %v", code, body, err)
 	}
+	// A directory the daemon makes for the socket gets the group too.
+	made := filepath.Join(filepath.Dir(sock), "run", "doorhub")
+	s, err := status.Open(status.Options{Socket: filepath.Join(made, "doorhub.sock"), SocketGroup: "daemon",
+		Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close(context.Background())
+	if fi, err := os.Stat(made); err != nil || fi.Mode().Perm() != 0o750 || fmt.Sprint(fi.Sys().(*syscall.Stat_t).Gid) != g.Gid {
+		t.Errorf("the socket's directory: %v %v", fi.Mode(), err)
+	}
 	// A group that does not exist leaves the daemon's own group.
 	sock = socketServer(t, "no-such-group-doorhub")
 	if fi, err := os.Stat(sock); err != nil || fi.Mode().Perm() != 0o660 || fi.Sys().(*syscall.Stat_t).Gid != uint32(os.Getgid()) {

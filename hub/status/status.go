@@ -208,14 +208,15 @@ func Open(opts Options) (*Server, error) {
 		s.addr = ln.Addr().String()
 	}
 	if opts.Socket != "" {
-		_ = os.MkdirAll(filepath.Dir(opts.Socket), 0o750)
+		_, statErr := os.Stat(filepath.Dir(opts.Socket))
+		made := errors.Is(statErr, os.ErrNotExist) && os.MkdirAll(filepath.Dir(opts.Socket), 0o750) == nil
 		_ = os.Remove(opts.Socket) // a stale socket from a killed process
 		ln, err := net.Listen("unix", opts.Socket)
 		if err != nil {
 			s.closeListeners()
 			return nil, fmt.Errorf("status: listen %s: %w", opts.Socket, err)
 		}
-		s.access = s.setUpSocket(opts.Socket, opts.SocketGroup)
+		s.access = s.setUpSocket(opts.Socket, opts.SocketGroup, made)
 		s.srv.Handler = s.access.guard(mux)
 		s.srv.ConnContext = connContext
 		s.lns = append(s.lns, ln)
