@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -226,6 +227,10 @@ func (c *apiClient) do(ctx context.Context, method, path string, in, out any) er
 	}
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := c.http.Do(req)
+	if errors.Is(err, syscall.EACCES) {
+		return fmt.Errorf("cannot reach doorhubd: %w (the socket is for root and group %s: sudo, or sudo adduser $USER %s and log in again)",
+			err, status.DefaultSocketGroup, status.DefaultSocketGroup)
+	}
 	if err != nil {
 		return fmt.Errorf("cannot reach doorhubd: %w", err)
 	}
