@@ -56,6 +56,19 @@ type ActivityEvent struct {
 	BatteryPercent *int `json:"battery_percent,omitempty"`
 	// Lost is set for kind overflow.
 	Lost *Lost `json:"lost,omitempty"`
+	// DecidedByLock is set for an access event a lock decided alone,
+	// offline (docs/door-lists.md, "Offline decisions").
+	DecidedByLock *LockDecided `json:"decided_by_lock,omitempty"`
+}
+
+// LockDecided says which lock decided alone, when by its own clock, with
+// which of its event counters, and the reference of the list entry that
+// decided (hub.EntryRef; absent under identity_removed or for none).
+type LockDecided struct {
+	Lock  string    `json:"lock"`
+	Seq   uint32    `json:"seq"`
+	Clock time.Time `json:"clock"`
+	Entry uint32    `json:"entry,omitempty"`
 }
 
 // Lost counts the events an overflow marker stands for: Count events made

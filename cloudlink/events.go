@@ -18,6 +18,12 @@ func EventOf(stream string, a *hub.Activity) (ActivityEvent, error) {
 			return ev, schemaf("record %d: an access record without its decision", a.Seq)
 		}
 		ev = NewAccessEvent(id, a.Seq, *a.Decision)
+		if l := a.Lock; l != nil {
+			ev.DecidedByLock = &LockDecided{Lock: l.Lock, Seq: l.Seq, Clock: l.Clock.UTC()}
+			if ev.Visibility == hub.Visible {
+				ev.DecidedByLock.Entry = l.Entry
+			}
+		}
 	case hub.ActivityRemoteUnlock:
 		ev = NewRemoteUnlockEvent(id, a.Seq, a.Command, &Unlock{Door: a.Door, By: a.By}, a.At, a.ClockTrusted)
 	case hub.ActivityOverflow:
