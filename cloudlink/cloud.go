@@ -301,15 +301,23 @@ func (h *CloudHub) CutSnapshot() error {
 func (h *CloudHub) cutLocked() error {
 	v := h.model.Version()
 	if h.cut == nil || h.cut.version != v {
-		snap := &hub.Snapshot{Version: v}
-		// Cut under the lock: the ops point into the model.
+		// Cut under the lock: the ops point into the model. They are
+		// gathered in runs, not one slice grown 300,000 times over.
+		site := ""
+		var runs [][]hub.Op
 		h.model.View(func(cat *hub.Catalog) {
 			if s := cat.Site(); s != nil {
-				snap.Site = s.ID
+				site = s.ID
 			}
-			_ = cat.Records(func(op hub.Op) error { snap.Ops = append(snap.Ops, op); return nil })
+			_ = cat.Records(func(op hub.Op) error {
+				if n := len(runs); n == 0 || len(runs[n-1]) == cutRun {
+					runs = append(runs, make([]hub.Op, 0, cutRun))
+				}
+				runs[len(runs)-1] = append(runs[len(runs)-1], op)
+				return nil
+			})
 		})
-		cut, err := cutSnapshot(snap, h.cloud.opts.ChunkBytes)
+		cut, err := cutSnapshot(site, v, runs, h.cloud.opts.ChunkBytes)
 		if err != nil {
 			return err
 		}

@@ -122,7 +122,10 @@ func (c *SnapshotChunk) check() error {
 
 // DecodeOps decodes the chunk's ops.
 func (c *SnapshotChunk) DecodeOps() ([]hub.Op, error) {
-	var ops []hub.Op
+	// Room for every op at once, not a slice grown a thousand times: an
+	// op opens with its "op" key; a count that is off only sizes the
+	// slice.
+	ops := make([]hub.Op, 0, min(bytes.Count(c.Ops, []byte(`"op"`)), len(c.Ops)/16))
 	if err := json.Unmarshal(c.Ops, &ops); err != nil {
 		return nil, schemaf("snapshot chunk %d ops: %v", c.Index, err)
 	}

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/doorhub/doorhub/hub"
@@ -40,12 +41,29 @@ const DefaultSkew = 2 * time.Minute
 // so the string is unambiguous; the caller checks the formats first.
 func SigningBytes(typ Type, hubID, topic, id, issuedAt, expiresAt string, body []byte) []byte {
 	n := len(SignatureLabel) + len(typ) + len(hubID) + len(topic) + len(id) + len(issuedAt) + len(expiresAt) + 7 + len(body)
-	b := make([]byte, 0, n)
+	return appendSigningBytes(make([]byte, 0, n), typ, hubID, topic, id, issuedAt, expiresAt, body)
+}
+
+func appendSigningBytes(b []byte, typ Type, hubID, topic, id, issuedAt, expiresAt string, body []byte) []byte {
 	for _, s := range []string{SignatureLabel, string(typ), hubID, topic, id, issuedAt, expiresAt} {
 		b = append(b, s...)
 		b = append(b, '\n')
 	}
 	return append(b, body...)
+}
+
+// scratch holds the buffers a message is signed or verified from, and a
+// body is written into before it is copied into its payload: up to
+// MaxPayload each, made once, not for every chunk of a snapshot.
+var scratch = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+func getScratch() *[]byte { return scratch.Get().(*[]byte) }
+
+func putScratch(b *[]byte, used []byte) {
+	if cap(used) <= 2*MaxPayload {
+		*b = used[:0]
+		scratch.Put(b)
+	}
 }
 
 // Outgoing is a message ready to publish.
@@ -109,22 +127,27 @@ type SealOptions struct {
 // Seal signs body for a hub. It checks the body's schema, the lifetime
 // against the type's maximum and the payload against MaxPayload.
 func (s *Signer) Seal(hubID string, body Body, o SealOptions) (*Outgoing, error) {
-	return s.seal(hubID, body, o, json.Marshal)
+	return s.seal(hubID, body, o, func(dst []byte) ([]byte, error) {
+		raw, err := json.Marshal(body)
+		return append(dst, raw...), err
+	})
 }
 
 // sealCut seals a chunk that SplitSnapshot (cutSnapshot) cut: its ops are
 // compact as json.Marshal writes them, so they go in as they are instead
 // of being compacted again (the bytes are the same).
 func (s *Signer) sealCut(hubID string, c *SnapshotChunk, o SealOptions) (*Outgoing, error) {
-	return s.seal(hubID, c, o, func(any) ([]byte, error) {
-		if raw, ok := c.appendJSON(make([]byte, 0, len(c.Ops)+256)); ok {
+	return s.seal(hubID, c, o, func(dst []byte) ([]byte, error) {
+		if raw, ok := c.appendJSON(dst); ok {
 			return raw, nil
 		}
-		return json.Marshal(c)
+		raw, err := json.Marshal(c)
+		return append(dst, raw...), err
 	})
 }
 
-func (s *Signer) seal(hubID string, body Body, o SealOptions, marshal func(any) ([]byte, error)) (*Outgoing, error) {
+// seal seals body, written by marshal (appending to its argument).
+func (s *Signer) seal(hubID string, body Body, o SealOptions, marshal func(dst []byte) ([]byte, error)) (*Outgoing, error) {
 	typ := body.MessageType()
 	info := types[typ]
 	if !typ.Downlink() {
@@ -159,12 +182,17 @@ func (s *Signer) seal(hubID string, body Body, o SealOptions, marshal func(any) 
 	if life := o.ExpiresAt.Sub(o.IssuedAt); life <= 0 || life > info.maxLifetime {
 		return nil, fmt.Errorf("%w: lifetime %v is not within (0, %v] for %s", ErrSchema, life, info.maxLifetime, typ)
 	}
-	raw, err := marshal(body)
+	rawBuf := getScratch()
+	raw, err := marshal(*rawBuf)
+	defer func() { putScratch(rawBuf, raw) }()
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s body: %v", ErrSchema, typ, err)
 	}
 	issued, expires := o.IssuedAt.Format(TimeLayout), o.ExpiresAt.Format(TimeLayout)
-	sig := ed25519.Sign(s.key, SigningBytes(typ, hubID, topic, o.ID, issued, expires, raw))
+	msgBuf := getScratch()
+	msg := appendSigningBytes(*msgBuf, typ, hubID, topic, o.ID, issued, expires, raw)
+	sig := ed25519.Sign(s.key, msg)
+	putScratch(msgBuf, msg)
 
 	// The envelope is written by hand so that the body lands in it byte
 	// for byte as signed; every other field is plain ASCII.
@@ -376,7 +404,9 @@ func (v *Verifier) checkSignature(env *downEnvelope, topic string) error {
 	if err != nil || len(sig) != ed25519.SignatureSize {
 		return fmt.Errorf("%w: sig is not %d bytes of base64", ErrBadSignature, ed25519.SignatureSize)
 	}
-	msg := SigningBytes(env.Type, env.Hub, topic, env.ID, env.IssuedAt, env.ExpiresAt, env.Body)
+	buf := getScratch()
+	msg := appendSigningBytes(*buf, env.Type, env.Hub, topic, env.ID, env.IssuedAt, env.ExpiresAt, env.Body)
+	defer func() { putScratch(buf, msg) }()
 	for _, k := range v.keys {
 		if ed25519.Verify(k, msg, sig) {
 			return nil

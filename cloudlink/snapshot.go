@@ -10,6 +10,7 @@ import (
 	"hash"
 	"runtime"
 	"sync"
+	"sync/atomic"
 
 	"github.com/doorhub/doorhub/hub"
 )
@@ -36,18 +37,26 @@ const chunkOverhead = 1024
 // the whole. It runs on the cloud side, which holds the snapshot; each
 // chunk is then sealed with Signer.Seal and published in index order.
 //
-// The ops are encoded on all CPUs at once, each op exactly as
-// json.Marshal writes it.
+// Each op is encoded as json.Marshal writes it. The ops are cut in runs of
+// cutRun, on all CPUs at once; a chunk never spans two runs, so the cut
+// is the same on any machine.
 func SplitSnapshot(s *hub.Snapshot, snapshotID string, maxPayload int) ([]SnapshotChunk, error) {
 	if err := checkName("snapshot_id", snapshotID); err != nil {
 		return nil, err
 	}
-	cut, err := cutSnapshot(s, maxPayload)
+	var runs [][]hub.Op
+	for i := 0; i < len(s.Ops); i += cutRun {
+		runs = append(runs, s.Ops[i:min(i+cutRun, len(s.Ops))])
+	}
+	cut, err := cutSnapshot(s.Site, s.Version, runs, maxPayload)
 	if err != nil {
 		return nil, err
 	}
 	return cut.chunks(snapshotID), nil
 }
+
+// cutRun is how many ops are cut into chunks apart from the others.
+const cutRun = 16384
 
 // snapshotCut is a snapshot cut into ops arrays, with their digest: every
 // chunk of it but the snapshot id, which each sending of it makes anew.
@@ -58,53 +67,50 @@ type snapshotCut struct {
 	sum     string
 }
 
-// cutSnapshot encodes and cuts s (SplitSnapshot without the id).
-func cutSnapshot(s *hub.Snapshot, maxPayload int) (*snapshotCut, error) {
+// cutSnapshot cuts the ops, given in runs of cutRun (the last may be
+// shorter), into chunk arrays (SplitSnapshot without the id).
+func cutSnapshot(site string, version uint64, runs [][]hub.Op, maxPayload int) (*snapshotCut, error) {
 	if maxPayload == 0 {
 		maxPayload = DefaultChunkBytes
 	}
 	if maxPayload < MinChunkBytes || maxPayload > MaxPayload {
 		return nil, fmt.Errorf("%w: chunk size %d is not %d to %d bytes", ErrOversize, maxPayload, MinChunkBytes, MaxPayload)
 	}
-	if err := checkName("site", s.Site); err != nil {
+	if err := checkName("site", site); err != nil {
 		return nil, err
 	}
-	if s.Version == 0 || len(s.Ops) == 0 {
+	if version == 0 || len(runs) == 0 || len(runs[0]) == 0 {
 		return nil, schemaf("a snapshot has a version and at least the site's op")
 	}
-	enc, ends, err := encodeOps(s.Ops)
-	if err != nil {
-		return nil, err
-	}
 	budget := maxPayload - chunkOverhead
-	var arrays [][]byte
-	first, size := 0, 1 // the ops of the chunk being cut: [first, i); size counts '[' and the commas
-	flush := func(i int) {
-		a := make([]byte, 0, size+1)
-		a = append(a, '[')
-		for j := first; j < i; j++ {
-			if j > first {
-				a = append(a, ',')
+	type result struct {
+		arrays [][]byte
+		err    error
+	}
+	results := make([]result, len(runs))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(runs)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				k := int(next.Add(1)) - 1
+				if k >= len(runs) {
+					return
+				}
+				results[k].arrays, results[k].err = cutOps(runs[k], k*cutRun, budget)
 			}
-			a = append(a, enc[start(ends, j):ends[j]]...)
-		}
-		arrays = append(arrays, append(a, ']'))
-		first, size = i, 1
+		}()
 	}
-	for i := range s.Ops {
-		n := ends[i] - start(ends, i)
-		if n+2 > budget {
-			return nil, fmt.Errorf("%w: ops[%d] (%s) takes %d bytes, a chunk holds %d", ErrOversize, i, s.Ops[i].Type, n, budget-2)
+	wg.Wait()
+	var arrays [][]byte
+	for _, r := range results {
+		if r.err != nil {
+			return nil, r.err
 		}
-		if i > first && size+1+n+1 > budget {
-			flush(i)
-		}
-		if i > first {
-			size++
-		}
-		size += n
+		arrays = append(arrays, r.arrays...)
 	}
-	flush(len(s.Ops))
 	if len(arrays) > MaxSnapshotChunks {
 		return nil, fmt.Errorf("%w: %d chunks, at most %d", ErrOversize, len(arrays), MaxSnapshotChunks)
 	}
@@ -112,14 +118,35 @@ func cutSnapshot(s *hub.Snapshot, maxPayload int) (*snapshotCut, error) {
 	for _, a := range arrays {
 		h.Write(a)
 	}
-	return &snapshotCut{site: s.Site, version: s.Version, arrays: arrays, sum: hex.EncodeToString(h.Sum(nil))}, nil
+	return &snapshotCut{site: site, version: version, arrays: arrays, sum: hex.EncodeToString(h.Sum(nil))}, nil
 }
 
-func start(ends []int, i int) int {
-	if i == 0 {
-		return 0
+// cutOps packs ops, in order, into JSON arrays of at most budget bytes;
+// base is the index of ops[0] in the snapshot, for errors.
+func cutOps(ops []hub.Op, base, budget int) ([][]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf) // as json.Marshal, plus a line feed
+	var arrays [][]byte
+	cur := append(make([]byte, 0, budget), '[')
+	for i := range ops {
+		buf.Reset()
+		if err := enc.Encode(&ops[i]); err != nil {
+			return nil, fmt.Errorf("%w: ops[%d]: %v", ErrSchema, base+i, err)
+		}
+		op := buf.Bytes()[:buf.Len()-1]
+		if len(op)+2 > budget {
+			return nil, fmt.Errorf("%w: ops[%d] (%s) takes %d bytes, a chunk holds %d", ErrOversize, base+i, ops[i].Type, len(op), budget-2)
+		}
+		if len(cur) > 1 && len(cur)+1+len(op)+1 > budget {
+			arrays = append(arrays, append(cur, ']'))
+			cur = append(make([]byte, 0, budget), '[')
+		}
+		if len(cur) > 1 {
+			cur = append(cur, ',')
+		}
+		cur = append(cur, op...)
 	}
-	return ends[i-1]
+	return append(arrays, append(cur, ']')), nil
 }
 
 // chunks stamps the cut with a snapshot id.
@@ -132,56 +159,6 @@ func (c *snapshotCut) chunks(id string) []SnapshotChunk {
 		}
 	}
 	return chunks
-}
-
-// encodeOps encodes each op as json.Marshal does, one after another into
-// enc; op i is enc[ends[i-1]:ends[i]]. Ranges of ops are encoded on all
-// CPUs at once.
-func encodeOps(ops []hub.Op) (enc []byte, ends []int, err error) {
-	const minPart = 4096
-	parts := min(runtime.GOMAXPROCS(0), (len(ops)+minPart-1)/minPart)
-	type part struct {
-		buf  bytes.Buffer
-		ends []int
-		err  error
-	}
-	ps := make([]part, max(parts, 1))
-	var wg sync.WaitGroup
-	for p := range ps {
-		lo, hi := p*len(ops)/len(ps), (p+1)*len(ops)/len(ps)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			pt := &ps[p]
-			pt.ends = make([]int, 0, hi-lo)
-			e := json.NewEncoder(&pt.buf)
-			for i := lo; i < hi; i++ {
-				if err := e.Encode(&ops[i]); err != nil {
-					pt.err = fmt.Errorf("%w: ops[%d]: %v", ErrSchema, i, err)
-					return
-				}
-				pt.buf.Truncate(pt.buf.Len() - 1) // Encode ends each value with a line feed
-				pt.ends = append(pt.ends, pt.buf.Len())
-			}
-		}()
-	}
-	wg.Wait()
-	total := 0
-	for p := range ps {
-		if ps[p].err != nil {
-			return nil, nil, ps[p].err
-		}
-		total += ps[p].buf.Len()
-	}
-	enc, ends = make([]byte, 0, total), make([]int, 0, len(ops))
-	for p := range ps {
-		base := len(enc)
-		enc = append(enc, ps[p].buf.Bytes()...)
-		for _, e := range ps[p].ends {
-			ends = append(ends, base+e)
-		}
-	}
-	return enc, ends, nil
 }
 
 // SnapshotBeginner starts replacing a store's set; hub.Store implements
