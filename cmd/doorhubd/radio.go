@@ -94,7 +94,14 @@ var doorEventKinds = map[lockmsg.DoorEventKind]hub.ActivityKind{
 
 func (a activitySink) LockEvent(ctx context.Context, e session.LockEvent) error {
 	if e.Offline != nil {
-		return a.Decision(ctx, *e.Offline)
+		// Decided by the lock alone: marked so, with its clock, counter
+		// and the entry that decided.
+		by := hub.LockDecided{Lock: e.Lock.Hex(), Seq: e.Seq, Clock: e.LockClock, Entry: e.Entry}
+		_, err := a.log.OfflineDecision(ctx, *e.Offline, by)
+		if a.recent != nil {
+			a.recent.Add(hub.OfflineAccessActivity(*e.Offline, by))
+		}
+		return err
 	}
 	kind, ok := doorEventKinds[e.Event]
 	if !ok {
