@@ -364,7 +364,10 @@ type ActivityView struct {
 	Host       string    `json:"host,omitempty"`
 	Service    string    `json:"service,omitempty"`
 	Tour       string    `json:"tour,omitempty"`
-	Cursor     string    `json:"cursor"`
+	// DecidedByLock is set when the lock decided alone, offline: the
+	// lock, its counter, its own clock and the deciding entry reference.
+	DecidedByLock *cloudlink.LockDecided `json:"decided_by_lock,omitempty"`
+	Cursor        string                 `json:"cursor"`
 }
 
 func (s *Server) activity(st *site, r ActivityRequest) ([]ActivityView, error) {
@@ -410,6 +413,7 @@ func (s *Server) activity(st *site, r ActivityRequest) ([]ActivityView, error) {
 		if ev.Remote != nil {
 			v.Subject = "remote:" + ev.Remote.By
 		}
+		v.DecidedByLock = ev.DecidedByLock
 		out = append(out, v)
 	}
 	return out, nil

@@ -580,6 +580,9 @@ func showActivity(w io.Writer, evs []controlplane.ActivityView) {
 		if e.Allowed != nil {
 			outcome = map[bool]string{true: "allowed", false: "denied"}[*e.Allowed] + " " + e.Reason
 		}
+		if l := e.DecidedByLock; l != nil {
+			who += fmt.Sprintf(" [decided by lock %s offline, its event %d at %s]", l.Lock, l.Seq, l.Clock.UTC().Format(time.RFC3339))
+		}
 		fmt.Fprintf(w, "%s  %-12s %-9s %-32s %s\n", e.At.UTC().Format(time.RFC3339), e.Door, e.Credential, outcome, who)
 	}
 }
