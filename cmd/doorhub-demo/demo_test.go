@@ -176,6 +176,56 @@ func TestMakeDemo(t *testing.T) {
 		t.Errorf("status page: %s", page)
 	}
 
+	// What the README says to try next, so that it never rots. Revoke
+	// Ann: her keycard, which opened her door, no longer does.
+	bin := filepath.Join(tmp, "bin")
+	try := func(name string, args ...string) string {
+		t.Helper()
+		out, err := exec.Command(filepath.Join(bin, name), args...).CombinedOutput()
+		if err != nil && !(name == "doorhub-sim" && args[2] == "present") { // present exits 3 when the lock decided alone
+			t.Fatalf("%s %s: %v %s", name, strings.Join(args, " "), err, out)
+		}
+		return string(out)
+	}
+	var apt string
+	for _, d := range doors.Doors {
+		if d.Door == "apt-1a" {
+			apt = d.Lock
+		}
+	}
+	ctl := filepath.Join(dir, "sim.sock")
+	if out := try("doorhub-sim", "--control", ctl, "present", "--lock", apt, "--card", annCard); !strings.Contains(out, `"allowed":true`) {
+		t.Errorf("Ann at her door before the revocation: %s", out)
+	}
+	try("doorhub-cloud", "--state", filepath.Join(dir, "cloud"), "revoke", "--email", "ann@example.com")
+	waitFor := func(what string, within time.Duration, cond func() bool) {
+		t.Helper()
+		for end := time.Now().Add(within); time.Now().Before(end); time.Sleep(200 * time.Millisecond) {
+			if cond() {
+				return
+			}
+		}
+		t.Errorf("%s: not within %s", what, within)
+	}
+	waitFor("Ann denied after the revocation", 30*time.Second, func() bool {
+		out := try("doorhub-sim", "--control", ctl, "present", "--lock", apt, "--card", annCard)
+		return strings.Contains(out, `"allowed":false`) && strings.Contains(out, "no_key_for_door")
+	})
+	// Unplug the radio: the hub is not ready; plug it back: it recovers.
+	try("doorhub-sim", "--control", ctl, "unplug")
+	waitFor("the hub not ready without its radio", 30*time.Second, func() bool {
+		code, _ := get("/readyz?verbose", nil)
+		return code == http.StatusServiceUnavailable
+	})
+	try("doorhub-sim", "--control", ctl, "replug")
+	waitFor("the hub ready again with its radio", 60*time.Second, func() bool {
+		code, _ := get("/readyz?verbose", nil)
+		return code == http.StatusOK
+	})
+	if out := try("doorhub", "--config", filepath.Join(dir, "doorhub.yaml"), "doors"); !strings.Contains(out, "boiler-room") {
+		t.Errorf("doorhub doors: %s", out)
+	}
+
 	// Ctrl-C: SIGINT to the whole process group, as a terminal sends it.
 	if err := syscall.Kill(-pgid, syscall.SIGINT); err != nil {
 		t.Fatal(err)
