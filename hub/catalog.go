@@ -56,12 +56,12 @@ type Catalog struct {
 	keyFree  []int32
 
 	people     arena[personRec]
-	peopleByID handleIndex
-	emails     handleIndex // by normalized email
+	peopleByID idIndex
+	emails     idIndex // by normalized email
 	grants     arena[grantRec]
-	grantsByID handleIndex
+	grantsByID idIndex
 	cards      arena[cardRec]
-	cardsByID  handleIndex
+	cardsByID  handleIndex[cardHint]
 
 	guestGrants map[string]*GuestGrant
 	devices     map[string]*Device

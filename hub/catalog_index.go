@@ -124,6 +124,13 @@ func (k *cardRec) is(cardID string) bool {
 	return true
 }
 
+// cardHint rides in a keycard's index slot: its owner and the owner's
+// first grant. A keycard decision reads them with the slot and fetches the
+// owner and the grant alongside the keycard record, instead of one after
+// the other. Every change to a keycard's owner or to the head of the
+// owner's grant list updates it (hintCard, hintCards).
+type cardHint struct{ owner, grants int32 }
+
 // doorNode is a door and its handle.
 type doorNode struct {
 	Door
@@ -158,22 +165,43 @@ func (c *Catalog) grantH(id string) int32 {
 	return c.grantsByID.lookup(idTag(id), func(h int32) bool { return c.grants.recs[h].id == id })
 }
 
-// cardH finds a keycard: the decision's first step, written out.
+// cardH finds a keycard.
 func (c *Catalog) cardH(cardID string) int32 {
+	h, _ := c.cardSlot(cardID)
+	return h
+}
+
+// cardSlot finds a keycard and its hint: the decision's first step,
+// written out.
+func (c *Catalog) cardSlot(cardID string) (int32, cardHint) {
 	slots := c.cardsByID.slots
 	if len(slots) == 0 {
-		return none
+		return none, cardHint{}
 	}
 	tag := idTag(cardID)
 	mask := uint32(len(slots) - 1)
 	for i := tag & mask; ; i = (i + 1) & mask {
-		s := slots[i]
+		s := &slots[i]
 		if s.ref == 0 {
-			return none
+			return none, cardHint{}
 		}
 		if s.tag == tag && c.cards.recs[s.ref-1].is(cardID) {
-			return s.ref - 1
+			return s.ref - 1, s.p
 		}
+	}
+}
+
+// hintCard sets a keycard's hint from its record and its owner's.
+func (c *Catalog) hintCard(k int32) {
+	r := &c.cards.recs[k]
+	*c.cardsByID.payload(idTag(r.cardID()), k) = cardHint{owner: r.owner, grants: c.people.recs[r.owner].grants}
+}
+
+// hintCards updates the hints of a person's keycards after the head of
+// their grant list changed.
+func (c *Catalog) hintCards(p int32) {
+	for k := c.people.recs[p].cards; k != none; k = c.cards.recs[k].next {
+		c.hintCard(k)
 	}
 }
 
@@ -327,13 +355,13 @@ func (c *Catalog) setPerson(id string, p *Person) {
 	case h == none:
 		h = c.people.alloc()
 		c.people.recs[h] = personRec{grants: none, cards: none}
-		c.peopleByID.insert(idTag(p.ID), h)
+		c.peopleByID.insert(idTag(p.ID), h, struct{}{})
 	}
 	r := &c.people.recs[h]
 	r.s = p.ID + p.Email + p.Name
 	r.emailAt, r.nameAt = uint16(len(p.ID)), uint16(len(p.ID)+len(p.Email))
 	r.reroll, r.manager, r.live = p.Reroll, p.Manager, true
-	c.emails.insert(idTag(NormalizeEmail(p.Email)), h)
+	c.emails.insert(idTag(NormalizeEmail(p.Email)), h, struct{}{})
 }
 
 func (c *Catalog) setGrant(id string, g *Grant) {
@@ -353,7 +381,7 @@ func (c *Catalog) setGrant(id string, g *Grant) {
 	c.touchCodes(g.PersonID)
 	if h == none {
 		h = c.grants.alloc()
-		c.grantsByID.insert(idTag(g.ID), h)
+		c.grantsByID.insert(idTag(g.ID), h, struct{}{})
 	}
 	r := grantRec{id: g.ID, person: c.personH(g.PersonID), key: c.keys[g.KeyID].h, next: none,
 		resident: g.Resident, mayShare: g.MayShare, doorcode: g.Method == MethodDoorcode, live: true, start: g.StartsAt}
@@ -366,19 +394,27 @@ func (c *Catalog) setGrant(id string, g *Grant) {
 
 func (c *Catalog) linkGrant(p, g int32) {
 	head := &c.people.recs[p].grants
+	first := *head == none
 	for *head != none {
 		head = &c.grants.recs[*head].next
 	}
 	*head = g
+	if first {
+		c.hintCards(p)
+	}
 }
 
 func (c *Catalog) unlinkGrant(p, g int32) {
 	head := &c.people.recs[p].grants
+	first := *head == g
 	for *head != g {
 		head = &c.grants.recs[*head].next
 	}
 	*head = c.grants.recs[g].next
 	c.grants.recs[g].next = none
+	if first {
+		c.hintCards(p)
+	}
 }
 
 func (c *Catalog) setKeycard(cardID string, k *Keycard) {
@@ -396,7 +432,7 @@ func (c *Catalog) setKeycard(cardID string, k *Keycard) {
 	}
 	if h == none {
 		h = c.cards.alloc()
-		c.cardsByID.insert(idTag(cardID), h)
+		c.cardsByID.insert(idTag(cardID), h, cardHint{})
 	}
 	r := cardRec{active: k.Active, live: true, owner: c.personH(k.OwnerID), next: none}
 	// Validate accepted it: lowercase hex of at most MaxCardIDBytes.
@@ -404,6 +440,7 @@ func (c *Catalog) setKeycard(cardID string, k *Keycard) {
 	r.n = uint8(n)
 	c.cards.recs[h] = r
 	c.linkCard(r.owner, h)
+	c.hintCard(h)
 }
 
 func (c *Catalog) linkCard(p, k int32) {

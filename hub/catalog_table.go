@@ -12,15 +12,22 @@ import "hash/maphash"
 // A slot's home is its tag masked to the table's size, so the table grows
 // and deletes (by shifting the slots after a hole back, no tombstones)
 // without hashing ids again.
-type handleIndex struct {
-	slots []indexSlot
+//
+// A slot may carry a payload P beside the handle (struct{} for none): what
+// a lookup needs next, so that it need not wait for the record to know it.
+type handleIndex[P any] struct {
+	slots []indexSlot[P]
 	n     int
 }
 
-type indexSlot struct {
+type indexSlot[P any] struct {
 	tag uint32 // the low 32 bits of the id's hash
 	ref int32  // handle + 1; 0: the slot is empty
+	p   P
 }
+
+// idIndex is an index without payload.
+type idIndex = handleIndex[struct{}]
 
 // indexSeed seeds every index's hash; a process-wide random seed keeps
 // crafted ids from colliding on purpose.
@@ -38,7 +45,7 @@ const (
 
 // lookup returns the handle of the record with this tag for which eq is
 // true, or -1.
-func (x *handleIndex) lookup(tag uint32, eq func(h int32) bool) int32 {
+func (x *handleIndex[P]) lookup(tag uint32, eq func(h int32) bool) int32 {
 	if len(x.slots) == 0 {
 		return -1
 	}
@@ -55,48 +62,69 @@ func (x *handleIndex) lookup(tag uint32, eq func(h int32) bool) int32 {
 }
 
 // insert adds a handle the index does not hold yet.
-func (x *handleIndex) insert(tag uint32, h int32) {
+func (x *handleIndex[P]) insert(tag uint32, h int32, p P) {
 	if (x.n+1)*indexLoadDen > len(x.slots)*indexLoadNum {
 		x.grow()
 	}
 	mask := uint32(len(x.slots) - 1)
 	for i := tag & mask; ; i = (i + 1) & mask {
 		if x.slots[i].ref == 0 {
-			x.slots[i] = indexSlot{tag: tag, ref: h + 1}
+			x.slots[i] = indexSlot[P]{tag: tag, ref: h + 1, p: p}
 			x.n++
 			return
 		}
 	}
 }
 
-// remove drops a handle the index holds under tag.
-func (x *handleIndex) remove(tag uint32, h int32) {
+// payload returns the payload of a handle the index holds under tag, to
+// change it, or nil.
+func (x *handleIndex[P]) payload(tag uint32, h int32) *P {
+	if i := x.find(tag, h); i >= 0 {
+		return &x.slots[i].p
+	}
+	return nil
+}
+
+// find returns the slot of a handle under tag, or -1.
+func (x *handleIndex[P]) find(tag uint32, h int32) int {
 	if len(x.slots) == 0 {
+		return -1
+	}
+	mask := uint32(len(x.slots) - 1)
+	for i := tag & mask; ; i = (i + 1) & mask {
+		switch x.slots[i].ref {
+		case h + 1:
+			return int(i)
+		case 0:
+			return -1
+		}
+	}
+}
+
+// remove drops a handle the index holds under tag.
+func (x *handleIndex[P]) remove(tag uint32, h int32) {
+	f := x.find(tag, h)
+	if f < 0 {
 		return
 	}
 	mask := uint32(len(x.slots) - 1)
-	i := tag & mask
-	for ; x.slots[i].ref != h+1; i = (i + 1) & mask {
-		if x.slots[i].ref == 0 {
-			return
-		}
-	}
-	x.slots[i] = indexSlot{}
+	i := uint32(f)
+	x.slots[i] = indexSlot[P]{}
 	x.n--
 	// Shift back every slot of the run after the hole that may take it:
 	// one whose home is not between the hole and itself.
 	for j := (i + 1) & mask; x.slots[j].ref != 0; j = (j + 1) & mask {
 		home := x.slots[j].tag & mask
 		if (j-home)&mask >= (j-i)&mask {
-			x.slots[i], x.slots[j] = x.slots[j], indexSlot{}
+			x.slots[i], x.slots[j] = x.slots[j], indexSlot[P]{}
 			i = j
 		}
 	}
 }
 
-func (x *handleIndex) grow() {
+func (x *handleIndex[P]) grow() {
 	old := x.slots
-	x.slots = make([]indexSlot, max(indexMinSize, 2*len(old)))
+	x.slots = make([]indexSlot[P], max(indexMinSize, 2*len(old)))
 	x.n = 0
 	mask := uint32(len(x.slots) - 1)
 	for _, s := range old {

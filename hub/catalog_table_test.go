@@ -11,7 +11,7 @@ import (
 func TestHandleIndexAgainstMap(t *testing.T) {
 	for _, tagRange := range []uint32{8, 64, 1 << 30} {
 		rng := rand.New(rand.NewSource(int64(tagRange)))
-		var x handleIndex
+		var x idIndex
 		want := map[int32]uint32{} // handle -> tag
 		for step := 0; step < 20000; step++ {
 			h := int32(rng.Intn(500))
@@ -20,7 +20,7 @@ func TestHandleIndexAgainstMap(t *testing.T) {
 				delete(want, h)
 			} else if !ok {
 				tag := rng.Uint32() % tagRange
-				x.insert(tag, h)
+				x.insert(tag, h, struct{}{})
 				want[h] = tag
 			}
 			if x.n != len(want) {

@@ -411,18 +411,19 @@ type evaluator struct {
 }
 
 func (ev *evaluator) keycard(d *Decision, cardID string) {
-	h := ev.c.cardH(cardID)
+	// The slot's hint names the owner and their first grant: those are
+	// fetched while the keycard record is, not after it.
+	h, hint := ev.c.cardSlot(cardID)
 	if h == none {
 		d.Reason = UnknownCredential
 		return
 	}
-	k := &ev.c.cards.recs[h]
-	if !k.active {
-		ev.resolve(d, k.owner)
+	if !ev.c.cards.recs[h].active {
+		ev.resolve(d, hint.owner)
 		d.Reason = CredentialInactive
 		return
 	}
-	ev.person(d, k.owner, CredKeycard)
+	ev.personFrom(d, hint.owner, hint.grants, CredKeycard)
 }
 
 func (ev *evaluator) mobile(d *Decision, p Presentation) {
@@ -469,6 +470,11 @@ func (ev *evaluator) window(start time.Time, expires *time.Time) Reason {
 // person decides for a person presenting a credential of kind: any of
 // their grants, then any guest grant in which they are the guest.
 func (ev *evaluator) person(d *Decision, p int32, kind CredentialKind) {
+	ev.personFrom(d, p, ev.c.people.recs[p].grants, kind)
+}
+
+// personFrom is person with the head of the person's grant list at hand.
+func (ev *evaluator) personFrom(d *Decision, p, first int32, kind CredentialKind) {
 	ev.resolve(d, p)
 	c := ev.c
 	best := NoKeyForDoor
@@ -478,7 +484,7 @@ func (ev *evaluator) person(d *Decision, p int32, kind CredentialKind) {
 		}
 	}
 	allow := none
-	for h := c.people.recs[p].grants; h != none; h = c.grants.recs[h].next {
+	for h := first; h != none; h = c.grants.recs[h].next {
 		g := &c.grants.recs[h]
 		k := c.keyByH[g.key]
 		if !k.opens(ev.door.h) {
