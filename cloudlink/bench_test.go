@@ -242,7 +242,9 @@ func processCPU() time.Duration {
 // sealing of every chunk, the hub's verifying and decoding of every
 // chunk, and the durable store taking the decoded ops and committing.
 // What BenchmarkSnapshot100k takes beyond the cut plus the slowest of the
-// others is the transfer and the waits between the stages.
+// others is the transfer and the waits between the stages. Each stage's
+// <stage>-cpu-s is the process's CPU time during it (the cut runs on
+// all CPUs, the store's Badger compacts in the background).
 func BenchmarkSnapshot100kStages(b *testing.B) {
 	snap := synthSite(100000)
 	model := hub.NewMemStore()
@@ -252,10 +254,11 @@ func BenchmarkSnapshot100kStages(b *testing.B) {
 	signer := cloudlink.NewSigner(testKey)
 	verifier := newVerifier(b)
 	var cut, seal, open, store time.Duration
+	var cpu [4]time.Duration // of each stage, the process's
 	var chunks, bytes int
 	for i := 0; i < b.N; i++ {
 		runtime.GC()
-		start := time.Now()
+		start, cpu0 := time.Now(), processCPU()
 		from := &hub.Snapshot{Site: site, Version: model.Version()}
 		model.View(func(cat *hub.Catalog) {
 			_ = cat.Records(func(op hub.Op) error { from.Ops = append(from.Ops, op); return nil })
@@ -265,9 +268,10 @@ func BenchmarkSnapshot100kStages(b *testing.B) {
 			b.Fatal(err)
 		}
 		cut += time.Since(start)
+		cpu[0] += processCPU() - cpu0
 		chunks = len(cs)
 
-		start = time.Now()
+		start, cpu0 = time.Now(), processCPU()
 		outs := make([]*cloudlink.Outgoing, len(cs))
 		for j := range cs {
 			if outs[j], err = cloudlink.SealCut(signer, testHub, &cs[j]); err != nil {
@@ -275,13 +279,14 @@ func BenchmarkSnapshot100kStages(b *testing.B) {
 			}
 		}
 		seal += time.Since(start)
+		cpu[1] += processCPU() - cpu0
 		bytes = 0
 		for _, o := range outs {
 			bytes += len(o.Payload)
 		}
 
 		runtime.GC()
-		start = time.Now()
+		start, cpu0 = time.Now(), processCPU()
 		ops := make([][]hub.Op, len(outs))
 		now := hub.Now{Time: time.Now(), Trusted: true}
 		for j, o := range outs {
@@ -294,13 +299,14 @@ func BenchmarkSnapshot100kStages(b *testing.B) {
 			}
 		}
 		open += time.Since(start)
+		cpu[2] += processCPU() - cpu0
 
 		b.StopTimer()
 		outs = nil
 		s, _ := openDurable(b, b.TempDir())
 		runtime.GC()
 		b.StartTimer()
-		start = time.Now()
+		start, cpu0 = time.Now(), processCPU()
 		w, err := s.BeginSnapshot(context.Background(), site, snap.Version)
 		if err != nil {
 			b.Fatal(err)
@@ -314,12 +320,16 @@ func BenchmarkSnapshot100kStages(b *testing.B) {
 			b.Fatal(err)
 		}
 		store += time.Since(start)
+		cpu[3] += processCPU() - cpu0
 	}
 	n := float64(b.N)
 	b.ReportMetric(cut.Seconds()/n, "cut-s")
 	b.ReportMetric(seal.Seconds()/n, "seal-s")
 	b.ReportMetric(open.Seconds()/n, "open-s")
 	b.ReportMetric(store.Seconds()/n, "store-s")
+	for i, name := range []string{"cut", "seal", "open", "store"} {
+		b.ReportMetric(cpu[i].Seconds()/n, name+"-cpu-s")
+	}
 	b.ReportMetric(float64(chunks), "chunks")
 	b.ReportMetric(float64(bytes)/float64(chunks), "B/chunk")
 }

@@ -19,16 +19,19 @@
 // with a capped, jittered backoff that starts over only after a connection
 // stayed up a while, so a broker that drops the session at once is not
 // hammered; every wait on a paho token is bounded. paho's handler only
-// hands a message to one goroutine that handles them in the order the
-// broker delivered them and acknowledges each (PUBACK) once handled: a
-// batch is on disk by then, and a message the hub never handled is
-// delivered again. That goroutine applies batches strictly in order
+// hands a message over. One goroutine verifies each message (and decodes
+// a snapshot chunk's ops) while the next, one message behind, handles
+// them one at a time in the order the broker delivered them and
+// acknowledges each (PUBACK) once handled: a batch is on disk by then,
+// and a message the hub never handled is delivered again. The handling
+// goroutine applies batches strictly in order
 // through hub.Store.Apply (a duplicate or an old batch is acknowledged
 // again with the version held, a gap is asked for and nothing past it is
 // applied), streams snapshot chunks through a SnapshotAssembler into
 // hub.Store.BeginSnapshot, answers resync, carries remote unlocks to an
 // Unlocker (a door's lock, beside the handling of other messages), trusts
-// signed time only in answer to a request of its own, and turns every
+// signed time only in answer to a request of its own (any other signed
+// hint only raises the clock's floor), and turns every
 // refusal into a log line, a counter and a folded security event.
 // Acks, needs, replies and reports wait in a bounded queue for the
 // connection, each keeping its message seq across retries.
