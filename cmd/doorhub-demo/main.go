@@ -53,7 +53,23 @@ func main() {
 // run sets the building up, runs it until ctx ends, stops everything and
 // returns the exit status.
 func (d *demo) run(ctx context.Context) int {
-	err := d.setUp(ctx)
+	// One demo per directory: a second would wipe the first's state.
+	lock, err := os.OpenFile(d.dir+".lock", os.O_CREATE|os.O_RDWR, 0o600)
+	if err == nil {
+		err = syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			err = fmt.Errorf("another doorhub-demo is running in %s (stop it, or give this one --dir)", d.dir)
+		}
+	}
+	if err != nil {
+		d.say("doorhub-demo: %v", err)
+		return 1
+	}
+	defer func() {
+		_ = os.Remove(lock.Name())
+		lock.Close()
+	}()
+	err = d.setUp(ctx)
 	if err == nil {
 		d.comeAndGo(ctx)
 	}
