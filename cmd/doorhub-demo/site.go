@@ -322,7 +322,8 @@ Try, in another shell:
   %s/doorhub-sim --control %s unplug    # the radio is gone: locks decide alone
   %s/doorhub-sim --control %s replug    # the hub reconnects and collects what they decided
 
-Simulated people come and go every %s; the hub's activity follows (Ctrl-C stops everything).
+Simulated people come and go every %s: a "sim" line is what the lock did, a "hub" line what the
+hub recorded (a person's id; none for a resident at their own door). Ctrl-C stops everything.
 `, d.addr, d.token, bin, hubConfig, bin, hubConfig, bin, cloudState, bin, cloudState, bin, filepath.Join(d.dir, "sim.sock"),
 		bin, filepath.Join(d.dir, "sim.sock"), d.every)
 }
