@@ -80,15 +80,27 @@ type listTransfer struct {
 	chunks   []*lockmsg.ListChunk
 	next     int // the chunk sent and not yet acknowledged
 	restarts int
+	// full is the whole list while chunks carry a delta: sent instead if
+	// the lock refuses the delta (digest_mismatch).
+	full []byte
 }
 
-// splitList cuts an encoded list into chunks; an empty list is one
-// chunk of the clear form.
-func splitList(version uint32, data []byte) []*lockmsg.ListChunk {
+// ListDeltas is implemented by Lists that can say what changed since the
+// list a lock holds (hub.DoorLists.ListDelta): then only the changed
+// entries go over the radio (docs/door-lists.md, "Deltas").
+type ListDeltas interface {
+	// ListDelta returns a delta from the list with the radio digest held
+	// to the door's desired list of version; ok false when the hub does
+	// not know the held list.
+	ListDelta(door string, held [lockmsg.DigestSize]byte, version uint32) (delta []byte, ok bool)
+}
+
+// splitList cuts an encoded list, or a delta to the list of digest d,
+// into chunks; an empty list is one chunk of the clear form.
+func splitList(version uint32, data []byte, d [lockmsg.DigestSize]byte) []*lockmsg.ListChunk {
 	if len(data) == 0 {
 		return []*lockmsg.ListChunk{{Version: version}}
 	}
-	d := lockmsg.ListDigest(data)
 	n := (len(data) + lockmsg.MaxChunkData - 1) / lockmsg.MaxChunkData
 	out := make([]*lockmsg.ListChunk, 0, n)
 	for i := 0; i < n; i++ {
@@ -124,8 +136,26 @@ func (s *lockSession) syncList(pr *lockmsg.Pairing, door string, held [lockmsg.D
 		s.sendChunk(pr)
 		return
 	}
-	s.xfer = &listTransfer{chunks: splitList(version, data)}
-	if r, ok := ls.(ListResume); ok {
+	if dl, ok := ls.(ListDeltas); ok && len(data) > 0 {
+		// What changed since the list the lock holds, when the hub knows
+		// it and that is shorter. A delta is not resumed after a restart:
+		// it is short, and its chunk 0 restarts the lock's partial one.
+		if delta, ok := dl.ListDelta(door, held, version); ok && len(delta) < len(data) {
+			s.xfer = &listTransfer{chunks: splitList(version, delta, want), full: data}
+			s.log.Info("sending lock list delta", slog.Uint64("version", uint64(version)), slog.Int("chunks", len(s.xfer.chunks)),
+				slog.Int("bytes", len(delta)), slog.Int("list_bytes", len(data)))
+			s.sendChunk(pr)
+			return
+		}
+	}
+	s.startFull(pr, door, version, data, want)
+}
+
+// startFull starts sending the whole list, resuming at the chunk a
+// ListResume remembers.
+func (s *lockSession) startFull(pr *lockmsg.Pairing, door string, version uint32, data []byte, want [lockmsg.DigestSize]byte) {
+	s.xfer = &listTransfer{chunks: splitList(version, data, want)}
+	if r, ok := s.l.opts.Lists.(ListResume); ok {
 		if next := r.ListProgress(door, version, want); next > 0 && next < len(s.xfer.chunks) {
 			s.xfer.next = next
 		}
@@ -158,7 +188,7 @@ func (s *lockSession) listAck(pr *lockmsg.Pairing, door string, m *lockmsg.ListA
 	case lockmsg.ListChunkStored:
 		if int(m.Chunk) == x.next {
 			x.next++
-			if r, ok := s.l.opts.Lists.(ListResume); ok && door != "" {
+			if r, ok := s.l.opts.Lists.(ListResume); ok && door != "" && x.full == nil {
 				r.ListProgressed(door, x.chunks[0].Version, x.chunks[0].Digest, x.next)
 			}
 			s.sendChunk(pr)
@@ -172,6 +202,13 @@ func (s *lockSession) listAck(pr *lockmsg.Pairing, door string, m *lockmsg.ListA
 			s.sendChunk(pr)
 		}
 	case lockmsg.ListDigestMismatch:
+		if x.full != nil {
+			// The lock did not hold the delta's base (or took it
+			// wrong): the whole list.
+			s.log.Info("lock refused a list delta; sending the whole list", slog.Uint64("version", uint64(m.Version)))
+			s.startFull(pr, door, x.chunks[0].Version, x.full, x.chunks[0].Digest)
+			return
+		}
 		if x.restarts++; x.restarts <= maxListRestarts {
 			x.next = 0
 			s.sendChunk(pr)

@@ -1,6 +1,7 @@
 package session_test
 
 import (
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -290,3 +291,96 @@ func TestOfflineDecisionNamesItsEntry(t *testing.T) {
 		t.Fatalf("the lock's clock %v", ana.LockClock)
 	}
 }
+
+// TestListDeltas: once the lock acknowledged a list the hub knows, a
+// change goes as a delta — a chunk or two, not the whole list — and the
+// lock ends with exactly the desired list; a lock that lost its list gets
+// the whole list again.
+func TestListDeltas(t *testing.T) {
+	noLeaks(t)
+	r := newRig(t, 1, sim.Config{Heartbeat: 200 * time.Millisecond, AwakeWindow: 100 * time.Millisecond})
+	// Sixty more people with cards on the lobby's key: a list of many chunks.
+	var ops []hub.Op
+	for i := range 60 {
+		id := fmt.Sprintf("p%02d", i)
+		ops = append(ops, hub.Op{Type: hub.OpPutPerson, Person: &hub.Person{ID: id, Email: id + "@example.org", Name: id}},
+			hub.Op{Type: hub.OpPutGrant, Grant: &hub.Grant{ID: "g-" + id, PersonID: id, KeyID: "common", StartsAt: time.Now().Add(-time.Hour), Method: hub.MethodApp}},
+			hub.Op{Type: hub.OpPutKeycard, Keycard: &hub.Keycard{CardID: fmt.Sprintf("c0c0%04x", i), OwnerID: id, Active: true}})
+	}
+	apply := func(ops ...hub.Op) {
+		t.Helper()
+		if err := r.store.Apply(t.Context(), &hub.Batch{Site: radiotest.SiteID, Base: r.store.Version(), Version: r.store.Version() + 1,
+			IssuedAt: time.Now(), Ops: ops}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	apply(ops...)
+	dl := hub.NewDoorLists(r.store, nil)
+	_ = r.locks.Close(t.Context())
+	r.opts.Lists = dl
+	r.open()
+	lk := r.pair(0, radiotest.Lobby)
+	desired := func() [lockmsg.DigestSize]byte {
+		_, data, _ := dl.DoorList(radiotest.Lobby)
+		return lockmsg.ListDigest(data)
+	}
+	waitFor(t, "the whole list at the lock", func() bool { _, d := lk.ListVersion(); return d == desired() })
+	_, full, _ := dl.DoorList(radiotest.Lobby)
+	fullChunks := (len(full) + lockmsg.MaxChunkData - 1) / lockmsg.MaxChunkData
+	if fullChunks < 5 {
+		t.Fatalf("a list of %d chunks", fullChunks)
+	}
+
+	// One card lost, one person added: a delta of one chunk.
+	before := lk.ListChunks()
+	apply(hub.Op{Type: hub.OpPutKeycard, Keycard: &hub.Keycard{CardID: "c0c00007", OwnerID: "p07", Active: false}},
+		hub.Op{Type: hub.OpPutKeycard, Keycard: &hub.Keycard{CardID: "c0c0ffff", OwnerID: "p01", Active: true}})
+	waitFor(t, "the change at the lock", func() bool { _, d := lk.ListVersion(); return d == desired() })
+	if n := lk.ListChunks() - before; n != 1 {
+		t.Fatalf("the change took %d chunks; the whole list is %d", n, fullChunks)
+	}
+	lk.Isolate(true)
+	if res := present(t, lk, sim.Credential{Card: radiotest.CardBytes("c0c00007")}); res.Allowed {
+		t.Fatalf("the lost card at the lock alone: %+v", res)
+	}
+	if res := present(t, lk, sim.Credential{Card: radiotest.CardBytes("c0c0ffff")}); !res.Allowed {
+		t.Fatalf("the new card at the lock alone: %+v", res)
+	}
+	lk.Isolate(false)
+
+	// A lock that lost its list reports none: the whole list again.
+	before = lk.ListChunks()
+	lk.ResetList()
+	waitFor(t, "the reload", func() bool { _, d := lk.ListVersion(); return d == desired() })
+	if n := lk.ListChunks() - before; n < fullChunks {
+		t.Fatalf("a reload of %d chunks; the whole list is %d", n, fullChunks)
+	}
+}
+
+// refusedDeltas is a door's list whose deltas are wrong: the lock refuses
+// them and gets the whole list.
+type refusedDeltas struct{ *lists }
+
+func (refusedDeltas) ListDelta(string, [lockmsg.DigestSize]byte, uint32) ([]byte, bool) {
+	return []byte{hub.DeltaMarker, 1, 2, 3, 4, 5, 6, 7, 8}, true
+}
+
+func TestListDeltaRefusedThenWholeList(t *testing.T) {
+	noLeaks(t)
+	r := newRig(t, 1, sim.Config{Heartbeat: 200 * time.Millisecond, AwakeWindow: 100 * time.Millisecond})
+	ls := &lists{held: map[string][lockmsg.DigestSize]byte{}}
+	var cards [][]byte
+	for i := range 12 {
+		cards = append(cards, []byte{0xc0, 0xc0, 0xc0, byte(i), 1, 2, 3, 4, 5, 6, 7, 8, 9, 10})
+	}
+	data := ls.set(1, cards...)
+	_ = r.locks.Close(t.Context())
+	r.opts.Lists = refusedDeltas{ls}
+	r.open()
+	lk := r.pair(0, "lobby")
+	waitFor(t, "version 1", func() bool { v, d := lk.ListVersion(); return v == 1 && d == lockmsg.ListDigest(data) })
+	data = ls.set(2, cards[1:]...)
+	waitFor(t, "version 2, the delta refused", func() bool { v, d := lk.ListVersion(); return v == 2 && d == lockmsg.ListDigest(data) })
+}
+
+var _ session.ListDeltas = (*hub.DoorLists)(nil)

@@ -57,9 +57,19 @@ func (l *lockList) chunk(m *lockmsg.ListChunk) *lockmsg.ListAck {
 	}
 	data := l.partData
 	l.partVersion, l.partNext, l.partData = 0, 0, nil
-	entries, err := hub.DecodeList(data)
+	var entries []hub.ListEntry
+	var err error
+	if hub.IsListDelta(data) {
+		// A delta applies to the active list only; the result must be
+		// the list the chunks name.
+		if entries, err = hub.ApplyListDelta(l.entries, l.digest, data); err == nil {
+			data = (&hub.DoorList{Entries: entries}).Encode()
+		}
+	} else {
+		entries, err = hub.DecodeList(data)
+	}
 	switch {
-	case lockmsg.ListDigest(data) != m.Digest || err != nil:
+	case err != nil || lockmsg.ListDigest(data) != m.Digest:
 		ack.Status = lockmsg.ListDigestMismatch
 	case l.capacity > 0 && hub.ListCredentials(entries) > l.capacity:
 		ack.Status = lockmsg.ListTooLarge
