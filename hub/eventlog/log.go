@@ -75,6 +75,10 @@ type Log struct {
 	next   uint64
 	stored intervals
 	closed bool
+
+	// testHookPrepare, when set before a write, fails the preparation of
+	// segments (a full disk).
+	testHookPrepare func() error
 }
 
 type segment struct {
@@ -322,6 +326,11 @@ func (l *Log) scan(s *segment, limit, last uint64) (uint64, bool, error) {
 func (l *Log) prepare(file uint64) (*os.File, error) {
 	path := filepath.Join(l.dir, segName(file))
 	tmp := path + ".tmp"
+	if l.testHookPrepare != nil {
+		if err := l.testHookPrepare(); err != nil {
+			return nil, err
+		}
+	}
 	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_RDWR|os.O_TRUNC, 0o600)
 	if err != nil {
 		return nil, err

@@ -274,3 +274,56 @@ func TestTornHeaderBetweenSegments(t *testing.T) {
 		t.Fatalf("the torn segment is still there: %v", err)
 	}
 }
+
+// TestFullDisk: when no segment can be prepared, a Write that needs one
+// fails and changes nothing visible; once the disk has room again writing
+// goes on with the same seqs, and a reopen reads exactly what returned.
+func TestFullDisk(t *testing.T) {
+	dir := t.TempDir()
+	l := openLog(t, dir, 4096)
+	writeN(t, l, 10)
+	// Let the spare in preparation finish, then make the next fail.
+	l.wmu.Lock()
+	sp := <-l.spare
+	l.spare <- sp
+	full := errors.New("no space left on device")
+	l.testHookPrepare = func() error { return full }
+	l.wmu.Unlock()
+	next := l.Next()
+	failed := 0
+	for i := 0; i < 400 && failed == 0; i++ {
+		err := l.Write([]Record{{Seq: next, Data: payload(next)}}, nil)
+		switch {
+		case err == nil:
+			next++
+		case errors.Is(err, full):
+			failed++
+		default:
+			t.Fatal(err)
+		}
+	}
+	if failed == 0 {
+		t.Fatal("no write needed a new segment")
+	}
+	if l.Next() != next {
+		t.Fatalf("next %d after a failed write, want %d", l.Next(), next)
+	}
+	// Room comes back.
+	l.wmu.Lock()
+	l.testHookPrepare = nil
+	l.wmu.Unlock()
+	writeN(t, l, 300)
+	if err := l.Write(nil, [][2]uint64{{1, 5}}); err != nil {
+		t.Fatal(err)
+	}
+	want := span(6, next+299)
+	if got := readSeqs(t, l); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("read %v", got)
+	}
+	l.Close()
+	l = openLog(t, dir, 4096)
+	defer l.Close()
+	if got := readSeqs(t, l); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("after reopen %v", got)
+	}
+}
