@@ -153,7 +153,9 @@ type ClientOptions struct {
 	// UnlockTimeout bounds one remote unlock: 30 s.
 	UnlockTimeout time.Duration
 	// DownlinkQueue bounds the received messages that wait to be
-	// handled: 128 (at most 16 MiB of payloads). paho's handler only
+	// handled: 32 (at most 4 MiB of payloads; during a snapshot the queue
+	// stays full, as the store is the slowest stage, so this is memory
+	// the hub holds throughout). paho's handler only
 	// hands a message over; when the queue is full it waits up to
 	// DownlinkWait (1 s) for room — the TCP backpressure a broker needs
 	// when it keeps no in-flight window (mochi for MQTT 3.1.1 clients;
@@ -202,7 +204,7 @@ func (o *ClientOptions) defaults() {
 		o.MaxEventsPerMessage = MaxEventsPerMessage
 	}
 	if o.DownlinkQueue <= 0 {
-		o.DownlinkQueue = 128
+		o.DownlinkQueue = 32
 	}
 	set(&o.DownlinkWait, time.Second)
 	if o.ControlQueue <= 0 {
