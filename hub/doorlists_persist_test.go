@@ -119,6 +119,16 @@ func TestDoorListsPersistAcrossRestart(t *testing.T) {
 	if v2 != v1+1 {
 		t.Fatalf("version %d after %d: versions started over", v2, v1)
 	}
+	// The lock's list is known after the restart: it gets a delta.
+	sum1 := sha256.Sum256(data1)
+	delta, ok := dl.ListDelta("apt1", [hub.MinAckDigest]byte(sum1[:8]), v2)
+	if !ok || len(delta) >= len(data2)+len(data1) {
+		t.Fatalf("after a restart, a delta of %d bytes (%v) for a list of %d", len(delta), ok, len(data2))
+	}
+	got, err := hub.ApplyListDelta(mustDecode(t, data1), [hub.MinAckDigest]byte(sum1[:8]), delta)
+	if err != nil || string((&hub.DoorList{Entries: got}).Encode()) != string(data2) {
+		t.Fatalf("the delta after a restart does not give the desired list: %v", err)
+	}
 	// The lock had the old list (an older digest): still behind, not drift.
 	ack(dl, "apt1", data1, now)
 	if p := doorReport(t, dl, "apt1"); p.Current || p.Drift {
@@ -164,4 +174,13 @@ func TestListProgressSurvivesRestart(t *testing.T) {
 	if got := dl.ListProgress("apt1", 7, [hub.MinAckDigest]byte{}); got != 0 {
 		t.Fatalf("another digest's progress %d", got)
 	}
+}
+
+func mustDecode(t *testing.T, data []byte) []hub.ListEntry {
+	t.Helper()
+	l, err := hub.DecodeList(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
 }

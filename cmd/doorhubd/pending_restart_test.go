@@ -157,7 +157,8 @@ func TestPendingHubKilled(t *testing.T) {
 	}
 
 	resumed := regexp.MustCompile(`sending lock list.*from_chunk=([1-9][0-9]*)`)
-	resumes, violations := 0, 0
+	deltaSent := regexp.MustCompile(`sending lock list delta`)
+	resumes, deltas, violations := 0, 0, 0
 	// check compares a pending line with what the locks hold: a door
 	// reported current must have its lock holding the desired digest.
 	check := func(round int, line string) (allCurrent bool) {
@@ -241,8 +242,13 @@ func TestPendingHubKilled(t *testing.T) {
 				case strings.HasPrefix(line, "error"):
 					t.Errorf("round %d: child: %s", round, line)
 				case strings.HasPrefix(line, "pending "):
-					if check(round, line) && final && !done {
+					switch current := check(round, line); {
+					case current && final && !done:
 						done = true
+						_ = cmd.Process.Kill()
+					case current && !final && !killed:
+						// Nothing left to deliver: kill now rather than wait.
+						killed = true
 						_ = cmd.Process.Kill()
 					}
 				}
@@ -272,6 +278,7 @@ func TestPendingHubKilled(t *testing.T) {
 		_ = cmd.Wait()
 		logs, _ := os.ReadFile(logPath)
 		resumes += len(resumed.FindAll(logs, -1))
+		deltas += len(deltaSent.FindAll(logs, -1))
 		if final && !done {
 			t.Fatalf("round %d: not every door current within 30 s; the child's log:\n%s", round, tail(string(logs), 40))
 		}
@@ -288,7 +295,7 @@ func TestPendingHubKilled(t *testing.T) {
 		run(round, false)
 	}
 	run(round, true)
-	t.Logf("%d kills, %d resumed deliveries, %d chunks received by the locks", round, resumes,
+	t.Logf("%d kills, %d resumed deliveries, %d deltas, %d chunks received by the locks", round, resumes, deltas,
 		lockOf[radiotest.Lobby].ListChunks()+lockOf[radiotest.Apartment].ListChunks())
 	if resumes == 0 {
 		t.Error("no delivery resumed after a restart")
