@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -40,11 +41,11 @@ const DefaultSkew = 2 * time.Minute
 // No field before the body can hold a line feed (their formats forbid it),
 // so the string is unambiguous; the caller checks the formats first.
 func SigningBytes(typ Type, hubID, topic, id, issuedAt, expiresAt string, body []byte) []byte {
-	n := len(SignatureLabel) + len(typ) + len(hubID) + len(topic) + len(id) + len(issuedAt) + len(expiresAt) + 7 + len(body)
-	return appendSigningBytes(make([]byte, 0, n), typ, hubID, topic, id, issuedAt, expiresAt, body)
+	return appendSigningBytes(nil, typ, hubID, topic, id, issuedAt, expiresAt, body)
 }
 
 func appendSigningBytes(b []byte, typ Type, hubID, topic, id, issuedAt, expiresAt string, body []byte) []byte {
+	b = slices.Grow(b, len(SignatureLabel)+len(typ)+len(hubID)+len(topic)+len(id)+len(issuedAt)+len(expiresAt)+7+len(body))
 	for _, s := range []string{SignatureLabel, string(typ), hubID, topic, id, issuedAt, expiresAt} {
 		b = append(b, s...)
 		b = append(b, '\n')
@@ -138,6 +139,9 @@ func (s *Signer) Seal(hubID string, body Body, o SealOptions) (*Outgoing, error)
 // of being compacted again (the bytes are the same).
 func (s *Signer) sealCut(hubID string, c *SnapshotChunk, o SealOptions) (*Outgoing, error) {
 	return s.seal(hubID, c, o, func(dst []byte) ([]byte, error) {
+		if n := len(c.Ops) + 512; cap(dst) < n {
+			dst = make([]byte, 0, n)
+		}
 		if raw, ok := c.appendJSON(dst); ok {
 			return raw, nil
 		}
@@ -196,7 +200,9 @@ func (s *Signer) seal(hubID string, body Body, o SealOptions, marshal func(dst [
 
 	// The envelope is written by hand so that the body lands in it byte
 	// for byte as signed; every other field is plain ASCII.
-	p := make([]byte, 0, len(raw)+256)
+	// Everything but the body takes at most about 360 bytes (64-byte hub
+	// id and message id): the payload is made once, at its size.
+	p := make([]byte, 0, len(raw)+512)
 	p = append(p, `{"v":`...)
 	p = strconv.AppendInt(p, SchemaVersion, 10)
 	p = appendField(p, "type", string(typ))
