@@ -122,6 +122,23 @@ func (d *DoorLists) KeycardPending(cardID string) []string {
 	return d.sync.KeycardPending(cardID, d.now())
 }
 
+// KeycardsPending lists, by card id (hex), the doors where a keycard's
+// activation or deactivation is pending (DoorSync.KeycardsPending), after
+// computing every door's desired list now.
+func (d *DoorLists) KeycardsPending() map[string][]string {
+	_, cards := d.PendingReport()
+	return cards
+}
+
+// PendingReport is Pending and KeycardsPending from one computation of the
+// desired lists: what the pending report carries.
+func (d *DoorLists) PendingReport() ([]DoorPendingReport, map[string][]string) {
+	doors := d.Pending()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return doors, d.sync.KeycardsPending(d.now())
+}
+
 // DoorPendingReport is a door's pending state with its list's overflow.
 type DoorPendingReport struct {
 	DoorPending

@@ -184,3 +184,29 @@ func mustDecode(t *testing.T, data []byte) []hub.ListEntry {
 	}
 	return l
 }
+
+// TestKeycardsPending: a keycard's activation and deactivation are
+// pending at exactly the doors whose locks have not applied them.
+func TestKeycardsPending(t *testing.T) {
+	f := newFixture(t, hub.EngineOptions{})
+	f.apply(person("ann", false), grant("g1", "ann", "building"), card("c0c0c0c0", "ann", true))
+	now := t0
+	dl := hub.NewDoorLists(f.store, func() time.Time { return now })
+	_, cards := dl.PendingReport()
+	if got := cards["c0c0c0c0"]; len(got) != 3 || got[0] != "gym" || got[1] != "main" || got[2] != "trash" {
+		t.Fatalf("activation pending at %v", got)
+	}
+	for _, door := range []string{"main", "gym", "trash"} {
+		_, data, _ := dl.DoorList(door)
+		ack(dl, door, data, now)
+	}
+	if cards := dl.KeycardsPending(); len(cards) != 0 {
+		t.Fatalf("pending after every lock applied it: %v", cards)
+	}
+	f.apply(card("c0c0c0c0", "ann", false))
+	_, data, _ := dl.DoorList("gym")
+	ack(dl, "gym", data, now)
+	if got := dl.KeycardsPending()["c0c0c0c0"]; len(got) != 2 || got[0] != "main" || got[1] != "trash" {
+		t.Fatalf("deactivation pending at %v", got)
+	}
+}

@@ -214,7 +214,9 @@ type DoorPending struct {
 // Pending reports every door's state at now, sorted by door.
 func (s *DoorSync) Pending(now time.Time) []DoorPending {
 	out := make([]DoorPending, 0, len(s.doors))
-	for _, id := range mapKeys(s.doors) {
+	ids := mapKeys(s.doors)
+	sort.Strings(ids)
+	for _, id := range ids {
 		out = append(out, s.DoorPending(id, now))
 	}
 	return out
@@ -283,4 +285,38 @@ func allZero(b []byte) bool {
 		}
 	}
 	return len(b) > 0
+}
+
+// KeycardsPending lists, by card id (hex), the doors where a keycard's
+// entry in the lock's acknowledged list differs from the desired one from
+// now on — its activation or deactivation not applied there — and, for a
+// card in a drifted door's desired or acknowledged list, that door (its
+// lock's list is unknown). Doors sorted.
+func (s *DoorSync) KeycardsPending(now time.Time) map[string][]string {
+	from := ceilSeconds(now)
+	out := map[string][]string{}
+	for _, door := range mapKeys(s.doors) {
+		d := s.doors[door]
+		if d.desired.entries == nil {
+			continue // restored and not computed again: not a door of the catalog
+		}
+		seen := map[entryKey]bool{}
+		for _, m := range []map[entryKey][]ListWindow{d.desired.entries, d.acked.entries} {
+			for k := range m {
+				if k.kind != EntryKeycard || seen[k] {
+					continue
+				}
+				seen[k] = true
+				want, held := d.desired.entries[k], d.acked.entries[k]
+				if d.drift || admitsBeyond(want, held, from) || admitsBeyond(held, want, from) {
+					id := hex.EncodeToString([]byte(k.id))
+					out[id] = append(out[id], door)
+				}
+			}
+		}
+	}
+	for _, doors := range out {
+		sort.Strings(doors)
+	}
+	return out
 }
