@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"sort"
 	"time"
 
 	"github.com/doorhub/doorhub/cloudlink"
@@ -20,7 +21,36 @@ func (r doorReports) Pending() *cloudlink.PendingReport {
 	// The set version is read before the lists are computed: a door
 	// reported current reflects at least this version.
 	version := r.m.Store.Version()
-	return pendingReport(version, r.m.Clock.Now().Time, r.m.DoorLists.Pending())
+	doors, cards := r.m.DoorLists.PendingReport()
+	rep := pendingReport(version, r.m.Clock.Now().Time, doors)
+	r.m.Store.View(func(c *hub.Catalog) { rep.Keycards, rep.KeycardsTotal = pendingKeycards(c, cards) })
+	return rep
+}
+
+// pendingKeycards names the keycards whose change is pending at some door
+// by their CardRef (never the card id), with owner and state, at most
+// cloudlink.MaxPendingKeycards of them (total: how many there are). A
+// card no longer in the set has no owner to name: it counts at its doors
+// only.
+func pendingKeycards(c *hub.Catalog, cards map[string][]string) ([]cloudlink.KeycardPending, int) {
+	site := c.Site()
+	if site == nil || len(cards) == 0 {
+		return nil, 0
+	}
+	ids := make([]string, 0, len(cards))
+	for id := range cards {
+		if k := c.Keycard(id); k != nil && k.OwnerID != "" {
+			ids = append(ids, id)
+		}
+	}
+	sort.Strings(ids)
+	out := make([]cloudlink.KeycardPending, 0, min(len(ids), cloudlink.MaxPendingKeycards))
+	for _, id := range ids[:min(len(ids), cloudlink.MaxPendingKeycards)] {
+		k := c.Keycard(id)
+		out = append(out, cloudlink.KeycardPending{CardRef: cloudlink.CardRef(site.DoorcodeSecret, id), OwnerID: k.OwnerID,
+			Active: k.Active, Doors: cards[id]})
+	}
+	return out, len(ids)
 }
 
 // pendingReport maps the door lists' state to the cloud's report. A door
