@@ -46,6 +46,13 @@ type Console struct {
 	// OnCommit, when set, hears each applied batch (under the console's
 	// lock, in version order): the server publishes it to the hubs.
 	OnCommit func(*hub.Batch)
+	// CardPending, when set, says where the hubs' last pending reports
+	// have a keycard (by cloudlink.CardRef) not applied by the locks: the
+	// doors, and the lowest set version those reports reflect (0 when a
+	// hub sent none, or its report does not say for this card). The
+	// server sets it; without it a keycard change is pending until the
+	// hubs acknowledged its version.
+	CardPending func(siteID, cardRef string) (doors []string, reported uint64)
 }
 
 // New returns a console over a store.

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/doorhub/doorhub/cloudlink"
 	"github.com/doorhub/doorhub/hub"
 )
 
@@ -108,8 +109,19 @@ func (c *Console) personView(cat *hub.Catalog, p *hub.Person, now time.Time, ack
 			_ = json.Unmarshal(b, &changed)
 		}
 		if acked != nil {
-			if av, ok := acked(); !ok || av < changed {
-				cv.Pending = doors
+			av, ok := acked()
+			switch {
+			case !ok || av < changed:
+				cv.Pending = doors // not at the hubs yet
+			case c.CardPending != nil && cat.Site() != nil:
+				// At the hubs: pending at the doors whose locks have not
+				// applied it, by the hubs' reports — every door while the
+				// reports do not reflect the change yet.
+				pd, reported := c.CardPending(cat.Site().ID, cloudlink.CardRef(cat.Site().DoorcodeSecret, k.CardID))
+				if reported < changed {
+					pd = doors
+				}
+				cv.Pending = pd
 			}
 		}
 		v.Credentials = append(v.Credentials, cv)

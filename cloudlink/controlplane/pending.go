@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/doorhub/doorhub/cloudlink"
@@ -134,4 +135,45 @@ func (s *Server) pending(st *site, r PendingRequest) ([]PendingView, error) {
 		out = append(out, v)
 	}
 	return out, nil
+}
+
+// cardPending says where the last pending reports of a site's hubs have a
+// keycard pending (console.Console.CardPending): the union of their doors,
+// and the lowest version the reports reflect — 0 when a hub sent none, or
+// left this card out of a report cut at cloudlink.MaxPendingKeycards (so
+// the console counts it pending everywhere rather than nowhere).
+func (s *Server) cardPending(siteID, ref string) ([]string, uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var doors []string
+	lowest, any := ^uint64(0), false
+	for id, st := range s.hubs {
+		if st.Site != siteID {
+			continue
+		}
+		any = true
+		rep := st.pending
+		if rep == nil {
+			rep = s.loadPending(id)
+			st.pending = rep
+		}
+		if rep == nil {
+			return nil, 0
+		}
+		found := false
+		for _, k := range rep.Keycards {
+			if k.CardRef == ref {
+				doors, found = append(doors, k.Doors...), true
+			}
+		}
+		if !found && rep.KeycardsTotal > len(rep.Keycards) {
+			return nil, 0
+		}
+		lowest = min(lowest, rep.Version)
+	}
+	if !any {
+		return nil, 0
+	}
+	slices.Sort(doors)
+	return slices.Compact(doors), lowest
 }

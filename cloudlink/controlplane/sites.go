@@ -44,6 +44,7 @@ func (s *Server) newSite(dir string, store *badgerstore.Store) *site {
 	st.console = console.New(console.Options{Store: store, Values: store,
 		Outbox: filepath.Join(s.opts.StateDir, OutboxDir), Now: s.opts.Now})
 	st.console.OnCommit = s.publish
+	st.console.CardPending = s.cardPending
 	return st
 }
 

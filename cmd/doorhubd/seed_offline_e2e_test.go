@@ -43,8 +43,18 @@ func TestSeedDoorUpdateTasksAndOfflineDecisions(t *testing.T) {
 		}
 		return controlplane.PendingDoorView{Pending: -1}
 	}
+	cardPending := func() []string {
+		var p console.PersonView
+		if err := r.client.Call(context.Background(), "people/show", console.EmailRequest{Email: "bea@example.com"}, &p); err != nil {
+			t.Fatal(err)
+		}
+		if len(p.Credentials) != 1 {
+			t.Fatalf("Bea's credentials: %+v", p.Credentials)
+		}
+		return p.Credentials[0].Pending
+	}
 	waitUntil(t, "Bea's card at the lobby's lock, synced in the cloud's view", 15*time.Second, func() bool {
-		return len(dl.KeycardPending(bea)) == 0 && lobbyPending().Synced
+		return len(dl.KeycardPending(bea)) == 0 && lobbyPending().Synced && len(cardPending()) == 0
 	})
 
 	// The hub is unreachable: the lock decides alone.
@@ -68,6 +78,11 @@ func TestSeedDoorUpdateTasksAndOfflineDecisions(t *testing.T) {
 	if res := r.present("lobby", bea); !res.Offline || !res.Allowed {
 		t.Fatalf("Bea at the lock alone before it heard of the revocation: %+v", res)
 	}
+	// People show: her card's change is pending at the lobby, per lock.
+	waitUntil(t, "Bea's card pending at the lobby in people show", 10*time.Second, func() bool {
+		got := cardPending()
+		return len(got) == 1 && got[0] == "lobby"
+	})
 
 	// The lock reaches the hub again: its decisions come up as decided by
 	// the lock offline, and the revocation is applied.
@@ -89,7 +104,7 @@ func TestSeedDoorUpdateTasksAndOfflineDecisions(t *testing.T) {
 		t.Fatalf("an unknown card's offline decision names someone: %+v %+v", st, st.DecidedByLock)
 	}
 	waitUntil(t, "the revocation applied at the lobby", 15*time.Second, func() bool {
-		return len(dl.KeycardPending(bea)) == 0 && lobbyPending().Synced
+		return len(dl.KeycardPending(bea)) == 0 && lobbyPending().Synced && len(cardPending()) == 0
 	})
 	lobby.Isolate(true)
 	if res := r.present("lobby", bea); !res.Offline || res.Allowed {
