@@ -19,9 +19,11 @@
 // with a capped, jittered backoff that starts over only after a connection
 // stayed up a while, so a broker that drops the session at once is not
 // hammered; every wait on a paho token is bounded. paho's handler only
-// hands a message over. One goroutine verifies each message (and decodes
-// a snapshot chunk's ops) while the next, one message behind, handles
-// them one at a time in the order the broker delivered them and
+// hands a message over. One goroutine verifies each batch and snapshot
+// chunk (and decodes a chunk's ops) while the next, one message behind,
+// handles them — and verifies commands and time itself, remembering their
+// ids right before it carries them out — one at a time in the order the
+// broker delivered them and
 // acknowledges each (PUBACK) once handled: a batch is on disk by then,
 // and a message the hub never handled is delivered again. The handling
 // goroutine applies batches strictly in order

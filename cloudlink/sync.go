@@ -24,20 +24,29 @@ import (
 // applied is on disk by then); a refusal, a store error or an abort is
 // decided there exactly as if each message were handled alone. At most
 // two messages are past c.down and not yet acknowledged.
+//
+// Only messages on the batch and snapshot topics are verified ahead: the
+// ids of commands and time are remembered (and persisted) by the stage
+// that carries them out, right before it does, as when one goroutine did
+// both.
 
 // verified is a downlink message through the first stage.
 type verified struct {
-	in  inbound
-	now hub.Now
-	dl  *Downlink
-	err error // Open's refusal
+	in inbound
+	// done: verified ahead (a batch or snapshot topic); otherwise applyLoop
+	// verifies it.
+	done bool
+	now  hub.Now
+	dl   *Downlink
+	err  error // Open's refusal
 	// ops and opsErr are a snapshot chunk's ops, decoded ahead.
 	ops    []hub.Op
 	opsErr error
 }
 
-// downlinkLoop is the first stage: it verifies each received message and
-// decodes a snapshot chunk's ops, and hands it on in order.
+// downlinkLoop is the first stage: it verifies each received batch or
+// snapshot chunk and decodes a chunk's ops, and hands every message on in
+// order.
 func (c *Client) downlinkLoop() {
 	defer c.wg.Done()
 	for {
@@ -45,10 +54,13 @@ func (c *Client) downlinkLoop() {
 		case in := <-c.down:
 			c.stats.received.Add(1)
 			c.stats.lastReceived.Store(time.Now().UnixNano())
-			v := verified{in: in, now: c.opts.Clock.Now()}
-			v.dl, v.err = c.verifier.Open(in.topic, in.payload, v.now)
-			if ch, ok := v.dl.body().(*SnapshotChunk); ok {
-				v.ops, v.opsErr = ch.DecodeOps()
+			v := verified{in: in}
+			if _, ch, err := ParseTopic(in.topic); err == nil && (ch == ChanSnapshot || ch == ChanBatch) {
+				v.done, v.now = true, c.opts.Clock.Now()
+				v.dl, v.err = c.verifier.Open(in.topic, in.payload, v.now)
+				if ch, ok := v.dl.body().(*SnapshotChunk); ok {
+					v.ops, v.opsErr = ch.DecodeOps()
+				}
 			}
 			select {
 			case c.verified <- v:
@@ -84,8 +96,13 @@ func (c *Client) applyLoop() {
 	}
 }
 
-// handle acts on one verified message.
+// handle verifies one message, unless the first stage did, and acts on
+// it.
 func (c *Client) handle(v *verified) {
+	if !v.done {
+		v.now = c.opts.Clock.Now()
+		v.dl, v.err = c.verifier.Open(v.in.topic, v.in.payload, v.now)
+	}
 	topic, payload, now, dl := v.in.topic, v.in.payload, v.now, v.dl
 	if v.err != nil {
 		c.refuse(topic, payload, v.err, now)
