@@ -105,11 +105,13 @@ func (d *DoorLists) Pending() []DoorPendingReport {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	out := make([]DoorPendingReport, 0, len(lists))
+	doors := make([]string, 0, len(lists))
 	for _, l := range lists {
 		d.sync.Desire(l, now)
-		d.save(l.Door)
+		doors = append(doors, l.Door)
 		out = append(out, DoorPendingReport{DoorPending: d.sync.DoorPending(l.Door, now), Overflow: l.Overflow.Total()})
 	}
+	d.save(doors...) // one write for every door that changed
 	return out
 }
 

@@ -164,45 +164,74 @@ func (d *DoorLists) Persist(kv ValueStore) error {
 	return nil
 }
 
-// save writes what changed of a door's state. Called with d.mu held, after
-// every change, so what is on disk is never ahead of what the hub knows;
-// a failed write leaves the stored state older, which a restart reads as
-// more pending, never less.
-func (d *DoorLists) save(door string) {
+// save writes what changed of the doors' state, all at once when the
+// store takes several values in one write (badgerstore's SetValues).
+// Called with d.mu held, after every change, so what is on disk is never
+// ahead of what the hub knows; a failed write leaves the stored state
+// older, which a restart reads as more pending, never less, and is
+// written again at the door's next change.
+func (d *DoorLists) save(doors ...string) {
 	if d.kv == nil {
 		return
 	}
-	ds := d.sync.doors[door]
-	if ds == nil {
+	var keys []string
+	var values [][]byte
+	after := map[string]savedDoor{}
+	for _, door := range doors {
+		k, v, a, ok := d.changes(door)
+		if ok {
+			keys, values = append(keys, k...), append(values, v...)
+			after[door] = a
+		}
+	}
+	if len(keys) == 0 {
 		return
 	}
-	prev := d.saved[door]
-	if !prev.ackedKnown || prev.ackedDig != ds.acked.digest {
-		enc := encodeIssued(ds.acked)
-		if ListDigest(enc) == ds.acked.digest {
-			if err := d.kv.SetValue(kvSyncAcked+door, enc); err != nil {
-				d.fail(err)
-				return
+	var err error
+	if b, ok := d.kv.(interface {
+		SetValues(keys []string, values [][]byte) error
+	}); ok {
+		err = b.SetValues(keys, values)
+	} else {
+		for i := range keys {
+			if err = d.kv.SetValue(keys[i], values[i]); err != nil {
+				break
 			}
-			prev.ackedDig, prev.ackedKnown = ds.acked.digest, true
+		}
+	}
+	if err != nil {
+		d.fail(err)
+		return
+	}
+	for door, a := range after {
+		d.saved[door] = a
+	}
+}
+
+// changes is what to write for a door, in order — its acknowledged list
+// before the state naming it — and what is saved after.
+func (d *DoorLists) changes(door string) (keys []string, values [][]byte, after savedDoor, ok bool) {
+	ds := d.sync.doors[door]
+	if ds == nil {
+		return nil, nil, savedDoor{}, false
+	}
+	after = d.saved[door]
+	if !after.ackedKnown || after.ackedDig != ds.acked.digest {
+		if enc := encodeIssued(ds.acked); ListDigest(enc) == ds.acked.digest {
+			keys, values = append(keys, kvSyncAcked+door), append(values, enc)
+			after.ackedDig, after.ackedKnown = ds.acked.digest, true
 		}
 	}
 	// Nothing stored reads as no revocation pending.
-	if rb := ds.revokedBytes(); !bytes.Equal(rb, prev.revoked) {
-		if err := d.kv.SetValue(kvSyncRevoked+door, rb); err != nil {
-			d.fail(err)
-			return
-		}
-		prev.revoked = rb
+	if rb := ds.revokedBytes(); !bytes.Equal(rb, after.revoked) {
+		keys, values = append(keys, kvSyncRevoked+door), append(values, rb)
+		after.revoked = rb
 	}
-	if sb := ds.stateBytes(); !bytes.Equal(sb, prev.state) {
-		if err := d.kv.SetValue(kvSyncState+door, sb); err != nil {
-			d.fail(err)
-			return
-		}
-		prev.state = sb
+	if sb := ds.stateBytes(); !bytes.Equal(sb, after.state) {
+		keys, values = append(keys, kvSyncState+door), append(values, sb)
+		after.state = sb
 	}
-	d.saved[door] = prev
+	return keys, values, after, len(keys) > 0
 }
 
 // OnError sets fn to hear state that could not be persisted.
