@@ -161,6 +161,9 @@ func TestPendingHubKilled(t *testing.T) {
 	resumes, deltas, violations := 0, 0, 0
 	// check compares a pending line with what the locks hold: a door
 	// reported current must have its lock holding the desired digest.
+	oldest := map[string]time.Time{} // by door, while revocations are pending
+	isolated := map[string]bool{}    // doors whose lock cannot hear the hub this round
+	revocationsSeen, agesLost := 0, 0
 	check := func(round int, line string) (allCurrent bool) {
 		var ps []hub.DoorPendingReport
 		if err := json.Unmarshal([]byte(strings.TrimPrefix(line, "pending ")), &ps); err != nil {
@@ -172,8 +175,21 @@ func TestPendingHubKilled(t *testing.T) {
 			if lk == nil {
 				continue
 			}
+			// Revocation freshness survives the kills: while revocations
+			// stay pending at a door, the oldest never moves later.
+			switch prev, seen := oldest[p.Door]; {
+			case p.Revocations == 0:
+				delete(oldest, p.Door)
+			case seen && p.OldestRevocation.After(prev):
+				if agesLost++; agesLost <= 3 {
+					t.Errorf("round %d: %s's oldest unapplied revocation moved from %v to %v", round, p.Door, prev, p.OldestRevocation)
+				}
+			case !seen:
+				oldest[p.Door] = p.OldestRevocation
+				revocationsSeen++
+			}
 			if !p.Current {
-				allCurrent = false
+				allCurrent = allCurrent && isolated[p.Door]
 				continue
 			}
 			_, held := lk.ListVersion()
@@ -291,14 +307,28 @@ func TestPendingHubKilled(t *testing.T) {
 	for ; round < rounds && time.Since(start) < 60*time.Second; round++ {
 		if round > 0 && round%3 == 0 {
 			change(round)
+			// The apartment's lock sleeps through two restarts: its
+			// revocations stay pending across them, with their age.
+			lockOf[radiotest.Apartment].Isolate(true)
+			isolated[radiotest.Apartment] = true
+		}
+		if round%3 == 2 && isolated[radiotest.Apartment] {
+			lockOf[radiotest.Apartment].Isolate(false)
+			delete(isolated, radiotest.Apartment)
 		}
 		run(round, false)
 	}
+	lockOf[radiotest.Apartment].Isolate(false)
+	clear(isolated)
 	run(round, true)
-	t.Logf("%d kills, %d resumed deliveries, %d deltas, %d chunks received by the locks", round, resumes, deltas,
+	t.Logf("%d kills, %d resumed deliveries, %d deltas, %d pending revocations followed, %d chunks received by the locks",
+		round, resumes, deltas, revocationsSeen,
 		lockOf[radiotest.Lobby].ListChunks()+lockOf[radiotest.Apartment].ListChunks())
 	if resumes == 0 {
 		t.Error("no delivery resumed after a restart")
+	}
+	if rounds > 3 && revocationsSeen == 0 {
+		t.Error("no revocation was pending across a restart")
 	}
 
 	// The end: every lock holds its door's desired list, by digest.
@@ -316,6 +346,9 @@ func TestPendingHubKilled(t *testing.T) {
 		if _, held := lockOf[door].ListVersion(); held != [8]byte(l.Digest[:8]) {
 			t.Errorf("%s: the lock holds %x, the desired list is %x", door, held, l.Digest[:8])
 		}
+	}
+	if agesLost > 0 {
+		t.Errorf("%d reports of a revocation younger than it was before a restart", agesLost)
 	}
 	if violations > 0 {
 		t.Errorf("%d reports of a door current while its lock held another list", violations)
