@@ -238,7 +238,8 @@ func processCPU() time.Duration {
 
 // BenchmarkSnapshot100kStages times each stage of BenchmarkSnapshot100k
 // alone, one after another on the same data, without MQTT: the cloud's
-// cut (reading the set from its model, encoding and cutting it), its
+// cut (CloudHub.CutSnapshot: reading the set from its model, encoding and
+// cutting it), its
 // sealing of every chunk, the hub's verifying and decoding of every
 // chunk, and the durable store taking the decoded ops and committing.
 // What BenchmarkSnapshot100k takes beyond the cut plus the slowest of the
@@ -247,26 +248,27 @@ func processCPU() time.Duration {
 // all CPUs, the store's Badger compacts in the background).
 func BenchmarkSnapshot100kStages(b *testing.B) {
 	snap := synthSite(100000)
-	model := hub.NewMemStore()
-	if err := hub.Replace(context.Background(), model, snap); err != nil {
+	signer := cloudlink.NewSigner(testKey)
+	cloud, err := cloudlink.NewCloud(cloudlink.CloudOptions{Broker: "tcp://127.0.0.1:1", Signer: signer, Logger: quietLog()})
+	if err != nil {
 		b.Fatal(err)
 	}
-	signer := cloudlink.NewSigner(testKey)
+	ch := cloud.Hub(testHub) // never connected: only its set and its cut
+	if err := hub.Replace(context.Background(), ch.Model(), snap); err != nil {
+		b.Fatal(err)
+	}
 	verifier := newVerifier(b)
 	var cut, seal, open, store time.Duration
 	var cpu [4]time.Duration // of each stage, the process's
 	var chunks, bytes int
 	for i := 0; i < b.N; i++ {
 		runtime.GC()
+		ch.ForgetCut()
 		start, cpu0 := time.Now(), processCPU()
-		from := &hub.Snapshot{Site: site, Version: model.Version()}
-		model.View(func(cat *hub.Catalog) {
-			_ = cat.Records(func(op hub.Op) error { from.Ops = append(from.Ops, op); return nil })
-		})
-		cs, err := cloudlink.SplitSnapshot(from, fmt.Sprintf("snap-%d", i), 0)
-		if err != nil {
+		if err := ch.CutSnapshot(); err != nil {
 			b.Fatal(err)
 		}
+		cs := ch.CutChunks(fmt.Sprintf("snap-%d", i))
 		cut += time.Since(start)
 		cpu[0] += processCPU() - cpu0
 		chunks = len(cs)

@@ -302,22 +302,27 @@ func (h *CloudHub) cutLocked() error {
 	v := h.model.Version()
 	if h.cut == nil || h.cut.version != v {
 		// Cut under the lock: the ops point into the model. They are
-		// gathered in runs, not one slice grown 300,000 times over.
-		site := ""
-		var runs [][]hub.Op
-		h.model.View(func(cat *hub.Catalog) {
-			if s := cat.Site(); s != nil {
-				site = s.ID
-			}
-			_ = cat.Records(func(op hub.Op) error {
-				if n := len(runs); n == 0 || len(runs[n-1]) == cutRun {
-					runs = append(runs, make([]hub.Op, 0, cutRun))
+		// gathered in runs, not one slice grown 300,000 times over, and
+		// each run is encoded and cut while the next is gathered.
+		cut, err := cutSnapshot(v, h.cloud.opts.ChunkBytes, func(emit func([]hub.Op)) (site string) {
+			h.model.View(func(cat *hub.Catalog) {
+				if s := cat.Site(); s != nil {
+					site = s.ID
 				}
-				runs[len(runs)-1] = append(runs[len(runs)-1], op)
-				return nil
+				run := make([]hub.Op, 0, cutRun)
+				_ = cat.Records(func(op hub.Op) error {
+					if run = append(run, op); len(run) == cutRun {
+						emit(run)
+						run = make([]hub.Op, 0, cutRun)
+					}
+					return nil
+				})
+				if len(run) > 0 {
+					emit(run)
+				}
 			})
+			return site
 		})
-		cut, err := cutSnapshot(site, v, runs, h.cloud.opts.ChunkBytes)
 		if err != nil {
 			return err
 		}

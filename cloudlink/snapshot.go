@@ -10,7 +10,6 @@ import (
 	"hash"
 	"runtime"
 	"sync"
-	"sync/atomic"
 
 	"github.com/doorhub/doorhub/hub"
 )
@@ -44,11 +43,12 @@ func SplitSnapshot(s *hub.Snapshot, snapshotID string, maxPayload int) ([]Snapsh
 	if err := checkName("snapshot_id", snapshotID); err != nil {
 		return nil, err
 	}
-	var runs [][]hub.Op
-	for i := 0; i < len(s.Ops); i += cutRun {
-		runs = append(runs, s.Ops[i:min(i+cutRun, len(s.Ops))])
-	}
-	cut, err := cutSnapshot(s.Site, s.Version, runs, maxPayload)
+	cut, err := cutSnapshot(s.Version, maxPayload, func(emit func([]hub.Op)) string {
+		for i := 0; i < len(s.Ops); i += cutRun {
+			emit(s.Ops[i:min(i+cutRun, len(s.Ops))])
+		}
+		return s.Site
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -67,43 +67,59 @@ type snapshotCut struct {
 	sum     string
 }
 
-// cutSnapshot cuts the ops, given in runs of cutRun (the last may be
-// shorter), into chunk arrays (SplitSnapshot without the id).
-func cutSnapshot(site string, version uint64, runs [][]hub.Op, maxPayload int) (*snapshotCut, error) {
+// cutSnapshot cuts the ops that produce emits, in runs of cutRun (the last
+// may be shorter), into chunk arrays while it emits them, on all CPUs;
+// produce returns the site. It is SplitSnapshot without the id.
+func cutSnapshot(version uint64, maxPayload int, produce func(emit func([]hub.Op)) (site string)) (*snapshotCut, error) {
 	if maxPayload == 0 {
 		maxPayload = DefaultChunkBytes
 	}
 	if maxPayload < MinChunkBytes || maxPayload > MaxPayload {
 		return nil, fmt.Errorf("%w: chunk size %d is not %d to %d bytes", ErrOversize, maxPayload, MinChunkBytes, MaxPayload)
 	}
-	if err := checkName("site", site); err != nil {
-		return nil, err
-	}
-	if version == 0 || len(runs) == 0 || len(runs[0]) == 0 {
-		return nil, schemaf("a snapshot has a version and at least the site's op")
-	}
 	budget := maxPayload - chunkOverhead
+	type run struct {
+		k   int
+		ops []hub.Op
+	}
 	type result struct {
 		arrays [][]byte
 		err    error
 	}
-	results := make([]result, len(runs))
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range min(runtime.GOMAXPROCS(0), len(runs)) {
+	var (
+		mu      sync.Mutex
+		results []result
+		wg      sync.WaitGroup
+	)
+	runs := make(chan run, runtime.GOMAXPROCS(0))
+	for range runtime.GOMAXPROCS(0) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for {
-				k := int(next.Add(1)) - 1
-				if k >= len(runs) {
-					return
-				}
-				results[k].arrays, results[k].err = cutOps(runs[k], k*cutRun, budget)
+			for r := range runs {
+				arrays, err := cutOps(r.ops, r.k*cutRun, budget)
+				mu.Lock()
+				results[r.k] = result{arrays, err}
+				mu.Unlock()
 			}
 		}()
 	}
+	n := 0
+	site := produce(func(ops []hub.Op) {
+		mu.Lock()
+		results = append(results, result{})
+		mu.Unlock()
+		runs <- run{n, ops}
+		n++
+	})
+	close(runs)
 	wg.Wait()
+	if err := checkName("site", site); err != nil {
+		return nil, err
+	}
+	if version == 0 || n == 0 {
+		return nil, schemaf("a snapshot has a version and at least the site's op")
+	}
 	var arrays [][]byte
 	for _, r := range results {
 		if r.err != nil {
@@ -145,6 +161,9 @@ func cutOps(ops []hub.Op, base, budget int) ([][]byte, error) {
 			cur = append(cur, ',')
 		}
 		cur = append(cur, op...)
+	}
+	if len(ops) == 0 {
+		return nil, nil
 	}
 	return append(arrays, append(cur, ']')), nil
 }
