@@ -316,7 +316,10 @@ func TestPendingHubKilled(t *testing.T) {
 			lockOf[radiotest.Apartment].Isolate(false)
 			delete(isolated, radiotest.Apartment)
 		}
-		run(round, false)
+		// The round before a change runs until every lock holds its
+		// list, so the change's revocations are pending at a lock that
+		// holds the cards.
+		run(round, round%3 == 2)
 	}
 	lockOf[radiotest.Apartment].Isolate(false)
 	clear(isolated)
