@@ -386,13 +386,16 @@ func (v *Verifier) Open(topic string, payload []byte, now hub.Now) (*Downlink, e
 		return nil, fmt.Errorf("%s body: %w", env.Type, err)
 	}
 	if info.remember {
-		// An untrusted clock may run ahead: it does not purge ids that
-		// could still be replayed once the clock is right.
-		purgeAt := now.Time
-		if !now.Trusted {
-			purgeAt = time.Time{}
+		// An untrusted clock may run ahead: it purges no id that could
+		// still be replayed once the clock is right — unless the cache
+		// is full, when it is the best clock there is.
+		until := expires.Add(v.skew)
+		if now.Trusted {
+			err = v.replay.Remember(env.ID, until, now.Time)
+		} else if err = v.replay.Remember(env.ID, until, time.Time{}); errors.Is(err, ErrReplayCacheFull) {
+			err = v.replay.Remember(env.ID, until, now.Time)
 		}
-		if err := v.replay.Remember(env.ID, expires.Add(v.skew), purgeAt); err != nil {
+		if err != nil {
 			return nil, err
 		}
 	}

@@ -429,3 +429,44 @@ func TestParsePublicKey(t *testing.T) {
 		}
 	}
 }
+
+// TestVerifyUntrustedClockKeepsReplayIDs: an untrusted clock running an
+// hour ahead does not forget a remembered unlock while the cache has
+// room, so once the clock is right again the unlock, still within its
+// lifetime, is refused as a replay. When the cache is full, the untrusted
+// clock is the best there is: it purges, and new ids still come in.
+func TestVerifyUntrustedClockKeepsReplayIDs(t *testing.T) {
+	v, err := cloudlink.NewVerifier(testHub, cloudlink.VerifierOptions{
+		Keys: []ed25519.PublicKey{testPublic}, Replay: cloudlink.NewReplayCache(2)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := cloudlink.NewSigner(testKey)
+	seal := func(b cloudlink.Body, at time.Time) *cloudlink.Outgoing {
+		out, err := s.Seal(testHub, b, cloudlink.SealOptions{IssuedAt: at})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	ahead := untrustedAt(t0.Add(time.Hour))
+	unlock := seal(&cloudlink.Unlock{Door: "front"}, t0)
+	if _, err := v.Open(unlock.Topic, unlock.Payload, trustedAt(t0)); err != nil {
+		t.Fatal(err)
+	}
+	// A time hint while the clock runs an hour ahead (time is not
+	// checked against an untrusted clock).
+	hint := seal(&cloudlink.TimeHint{Now: t0.Add(time.Hour)}, t0.Add(time.Hour))
+	if _, err := v.Open(hint.Topic, hint.Payload, ahead); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Open(unlock.Topic, unlock.Payload, trustedAt(t0.Add(30*time.Second))); !errors.Is(err, cloudlink.ErrReplay) {
+		t.Fatalf("the unlock again, the clock right again: %v, want ErrReplay", err)
+	}
+	// Full (the unlock and the hint): the next id purges by the
+	// untrusted clock, which drops the unlock, and comes in.
+	hint2 := seal(&cloudlink.TimeHint{Now: t0.Add(time.Hour)}, t0.Add(time.Hour))
+	if _, err := v.Open(hint2.Topic, hint2.Payload, ahead); err != nil {
+		t.Fatalf("a new id, the cache full: %v", err)
+	}
+}
