@@ -9,3 +9,13 @@ func SetOutboxCommitHook(o *Outbox, f func() error) {
 	}
 	o.testHookCommit.Store(&f)
 }
+
+// SetMigrateHook makes the move of Badger-kept records into the log fail
+// with what f returns; nil f removes it.
+func SetMigrateHook(f func() error) {
+	if f == nil {
+		testHookMigrate.Store(nil)
+		return
+	}
+	testHookMigrate.Store(&f)
+}

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"strconv"
+	"sync/atomic"
 
 	"github.com/doorhub/doorhub/hub"
 	"github.com/doorhub/doorhub/hub/eventlog"
@@ -49,15 +50,27 @@ func (s *Store) OpenLogOutbox(opts OutboxOptions) (*Outbox, error) {
 		return nil, fmt.Errorf("badgerstore: opening the outbox log: %w", err)
 	}
 	if err := o.migrate(elog); err != nil {
+		// The records stay where they are, as keys (those already written
+		// into the log are skipped next time), and the outbox runs as the
+		// Badger-kept one until the next open tries again: the log then
+		// holds nothing above o/seq, so no seq is given twice.
 		elog.Close()
-		return nil, fmt.Errorf("badgerstore: moving the outbox into its log: %w", err)
+		o.log.Error("activity records not moved into the outbox log; they stay in the store's database until the next start",
+			slog.Any("err", err))
+		go o.writer()
+		return o, nil
 	}
 	o.elog = elog
 	o.stored = intervals(elog.Stored())
-	o.next = elog.Next()
+	// o/seq is a floor for the seqs also when the log lost its Skip.
+	o.next = max(o.next, elog.Next())
 	go o.writer()
 	return o, nil
 }
+
+// testHookMigrate, when set, fails the move of Badger-kept records into
+// the log (a full disk).
+var testHookMigrate atomic.Pointer[func() error]
 
 // migrate moves the records load found as Badger keys into elog, and
 // makes elog's next seq at least the outbox's.
@@ -84,6 +97,11 @@ func (o *Outbox) migrate(elog *eventlog.Log) error {
 				}
 				batch = append(batch, eventlog.Record{Seq: recs[i].Seq, Data: b})
 			}
+			if hook := testHookMigrate.Load(); hook != nil {
+				if err := (*hook)(); err != nil {
+					return err
+				}
+			}
 			if len(batch) > 0 {
 				if err := elog.Write(batch, nil); err != nil {
 					return err
@@ -98,7 +116,12 @@ func (o *Outbox) migrate(elog *eventlog.Log) error {
 		o.log.Info("activity records moved from the store's database into the outbox log",
 			slog.Int("records", moved), slog.Uint64("first_seq", first), slog.Uint64("last_seq", last))
 	}
-	return elog.Skip(o.next)
+	// Records are numbered above o/seq in any case (o.next); the skip
+	// makes the log know it too. It can wait for a disk with room.
+	if err := elog.Skip(o.next); err != nil {
+		o.log.Warn("activity log: could not note the seq to go on from; o/seq keeps it", slog.Any("err", err))
+	}
+	return nil
 }
 
 // writeLog is write for a log outbox.

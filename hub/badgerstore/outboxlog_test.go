@@ -3,6 +3,7 @@ package badgerstore_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"testing"
@@ -150,5 +151,34 @@ func TestLogOutboxTakesOverDrainedBadgerOutbox(t *testing.T) {
 			t.Fatalf("round %d: first append got seq %d %v", round, seq, err)
 		}
 		closeBoth(t, s, o)
+	}
+}
+
+// TestLogOutboxTakeOverFails: when the records cannot be moved (a full
+// disk), the outbox opens all the same, as the Badger-kept one, with
+// every record and going on with the seqs; the next open moves them all.
+func TestLogOutboxTakeOverFails(t *testing.T) {
+	dir := t.TempDir()
+	stream, want, msg := badgerOutboxWithGaps(t, dir)
+	badgerstore.SetMigrateHook(func() error { return errors.New("no space left on device") })
+	s, o := openOutbox(t, logOutbox, dir, badgerstore.OutboxOptions{})
+	badgerstore.SetMigrateHook(nil)
+	checkMigrated(t, o, stream, want, msg)
+	if seq, err := o.Append(context.Background(), doorEvent("door-0", 100)); err != nil || seq != 101 {
+		t.Fatalf("append while not moved: %d %v", seq, err)
+	}
+	want = readAll(t, o)
+	closeBoth(t, s, o)
+
+	s, o = openOutbox(t, logOutbox, dir, badgerstore.OutboxOptions{})
+	defer closeBoth(t, s, o)
+	got := readAll(t, o)
+	gj, _ := json.Marshal(got)
+	wj, _ := json.Marshal(want)
+	if string(gj) != string(wj) {
+		t.Fatalf("after the move:\n%s\nwant\n%s", gj, wj)
+	}
+	if seq, err := o.Append(context.Background(), doorEvent("door-0", 101)); err != nil || seq != 102 {
+		t.Fatalf("append after the move: %d %v", seq, err)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 // Errors of a Log.
@@ -75,11 +76,11 @@ type Log struct {
 	next   uint64
 	stored intervals
 	closed bool
-
-	// testHookPrepare, when set before a write, fails the preparation of
-	// segments (a full disk).
-	testHookPrepare func() error
 }
+
+// testHookPrepare, when set, fails the preparation of segments (a full
+// disk).
+var testHookPrepare atomic.Pointer[func() error]
 
 type segment struct {
 	f    *os.File
@@ -262,25 +263,30 @@ func (l *Log) recover() error {
 			return err
 		}
 	}
-	if spare == nil {
-		f, err := l.prepare(l.nextFile)
-		if err != nil {
-			return err
-		}
-		spare = &spareResult{f: f, file: l.nextFile}
-	}
-	l.spare <- *spare
-	l.asked = true
 	l.wNext = l.next
-	if err := l.rotate(l.next); err != nil {
-		return err
-	}
-	if err := datasync(l.act.f); err != nil {
-		return err
+	// Start the segment to write in. On a full disk this fails: the log
+	// opens all the same, readable, and every Write tries again first.
+	if err := l.startWriting(spare); err != nil {
+		l.log.Warn("activity log: no segment to write in yet; writes will try again",
+			slog.String("dir", l.dir), slog.Any("err", err))
+		l.broken = true
 	}
 	l.publish(nil, nil)
 	l.collect()
 	return nil
+}
+
+// startWriting starts the first segment of an opened log in spare (or a
+// new one when nil), synced.
+func (l *Log) startWriting(spare *spareResult) error {
+	if spare != nil {
+		l.spare <- *spare
+		l.asked = true
+	}
+	if err := l.rotate(l.next); err != nil {
+		return err
+	}
+	return datasync(l.act.f)
 }
 
 // scan reads the frames of s from its header on, up to the record seq
@@ -326,8 +332,8 @@ func (l *Log) scan(s *segment, limit, last uint64) (uint64, bool, error) {
 func (l *Log) prepare(file uint64) (*os.File, error) {
 	path := filepath.Join(l.dir, segName(file))
 	tmp := path + ".tmp"
-	if l.testHookPrepare != nil {
-		if err := l.testHookPrepare(); err != nil {
+	if hook := testHookPrepare.Load(); hook != nil {
+		if err := (*hook)(); err != nil {
 			return nil, err
 		}
 	}

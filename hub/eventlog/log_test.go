@@ -287,7 +287,9 @@ func TestFullDisk(t *testing.T) {
 	sp := <-l.spare
 	l.spare <- sp
 	full := errors.New("no space left on device")
-	l.testHookPrepare = func() error { return full }
+	failPrepare := func() error { return full }
+	testHookPrepare.Store(&failPrepare)
+	defer testHookPrepare.Store(nil)
 	l.wmu.Unlock()
 	next := l.Next()
 	failed := 0
@@ -309,9 +311,7 @@ func TestFullDisk(t *testing.T) {
 		t.Fatalf("next %d after a failed write, want %d", l.Next(), next)
 	}
 	// Room comes back.
-	l.wmu.Lock()
-	l.testHookPrepare = nil
-	l.wmu.Unlock()
+	testHookPrepare.Store(nil)
 	writeN(t, l, 300)
 	if err := l.Write(nil, [][2]uint64{{1, 5}}); err != nil {
 		t.Fatal(err)
@@ -325,5 +325,44 @@ func TestFullDisk(t *testing.T) {
 	defer l.Close()
 	if got := readSeqs(t, l); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("after reopen %v", got)
+	}
+}
+
+// TestOpenOnFullDisk: a log opens on a disk without room for a segment
+// (after a restart on a full disk): it reads what it has, its writes
+// fail until there is room, then go on.
+func TestOpenOnFullDisk(t *testing.T) {
+	dir := t.TempDir()
+	l := openLog(t, dir, 4096)
+	writeN(t, l, 10)
+	l.Close()
+	// Take the spare a close leaves, so that opening needs a new one.
+	spares := 0
+	files, _ := filepath.Glob(filepath.Join(dir, "seg-*.log"))
+	for _, f := range files {
+		if b, err := os.ReadFile(f); err == nil && len(b) >= HeaderSize && allZero(b[:HeaderSize]) {
+			os.Remove(f)
+			spares++
+		}
+	}
+	if spares == 0 {
+		t.Fatal("no spare left by close")
+	}
+	full := errors.New("no space left on device")
+	failPrepare := func() error { return full }
+	testHookPrepare.Store(&failPrepare)
+	defer testHookPrepare.Store(nil)
+	l = openLog(t, dir, 4096)
+	defer l.Close()
+	if got := readSeqs(t, l); fmt.Sprint(got) != fmt.Sprint(span(1, 10)) {
+		t.Fatalf("read %v", got)
+	}
+	if err := l.Write([]Record{{Seq: 11, Data: payload(11)}}, nil); !errors.Is(err, full) {
+		t.Fatalf("write on a full disk: %v", err)
+	}
+	testHookPrepare.Store(nil)
+	writeN(t, l, 5)
+	if got := readSeqs(t, l); fmt.Sprint(got) != fmt.Sprint(span(1, 15)) {
+		t.Fatalf("read %v", got)
 	}
 }
