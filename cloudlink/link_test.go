@@ -1,6 +1,7 @@
 package cloudlink_test
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -498,4 +499,69 @@ func TestLinkActivityLanes(t *testing.T) {
 			t.Fatalf("%d events still in the outbox after their PUBACK", p)
 		}
 	})
+}
+
+// TestLinkSnapshotBadOps: signed snapshots whose chunk 1 holds ops that
+// do not decode, or ops the store refuses, reach the store through the
+// client's two stages (verified and decoded ahead, applied in order): each
+// is rejected and asked for again, and the set stays as it was; the
+// good snapshot after them applies.
+func TestLinkSnapshotBadOps(t *testing.T) {
+	r := newRig(t, startBroker(t).URL(), true)
+	r.waitConnected()
+	r.send(r.commit(seedOps()...))
+	r.waitAck(1)
+	var ops []hub.Op
+	for i := 0; i < 100; i++ {
+		ops = append(ops, personOps(i)...)
+	}
+	mustCommit(t, r.ch, ops...)
+	snap := &hub.Snapshot{Site: site, Version: r.ch.Version()}
+	r.ch.Model().View(func(cat *hub.Catalog) {
+		_ = cat.Records(func(op hub.Op) error { snap.Ops = append(snap.Ops, op); return nil })
+	})
+	before := storetest.ContentOf(t, r.store)
+	for _, c := range []struct {
+		name string
+		ops  string
+	}{
+		{"ops that do not decode", `[{"op":"put_person","person":7}]`},
+		{"ops the store refuses", `[{"op":"put_grant","grant":{"id":"g-x","person_id":"nobody","key_id":"building","starts_at":"2026-01-01T00:00:00Z","method":"app"}}]`},
+	} {
+		bad, err := cloudlink.SplitSnapshot(snap, "snap-"+strings.ReplaceAll(c.name, " ", "-"), cloudlink.MinChunkBytes)
+		if err != nil || len(bad) < 3 {
+			t.Fatalf("%d chunks, %v", len(bad), err)
+		}
+		bad[1].Ops = json.RawMessage(c.ops)
+		acks := len(r.ch.View().Acks)
+		for i := range bad {
+			if err := r.ch.SendBody(&bad[i], cloudlink.SealOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		v, ok := r.ch.Wait(5*time.Second, func(v *HubView) bool {
+			return len(v.Acks) > acks && v.LastAck().Rejected != nil && hasNeed(v.Needs, cloudlink.NeedSnapshotFailed)
+		})
+		if !ok {
+			t.Fatalf("%s: no rejection: %+v", c.name, v.LastAck())
+		}
+		if st := r.client.Stats(); st.SnapshotsFailed == 0 || st.Snapshots != 0 {
+			t.Fatalf("%s: stats %+v", c.name, st)
+		}
+		storetest.RequireSameContent(t, before, storetest.ContentOf(t, r.store), c.name)
+		time.Sleep(250 * time.Millisecond) // the need interval
+	}
+	good, err := cloudlink.SplitSnapshot(snap, "snap-good", cloudlink.MinChunkBytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range good {
+		if err := r.ch.SendBody(&good[i], cloudlink.SealOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if v := r.waitAck(snap.Version); v.LastAck().SnapshotID != "snap-good" || v.LastAck().Rejected != nil {
+		t.Fatalf("ack %+v", v.LastAck())
+	}
+	r.sameAsCloud(snap.Version)
 }
