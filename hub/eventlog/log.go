@@ -79,8 +79,8 @@ type Log struct {
 }
 
 // testHookPrepare, when set, fails the preparation of segments (a full
-// disk).
-var testHookPrepare atomic.Pointer[func() error]
+// disk); testHookSync fails the last sync of a Write (a disk error).
+var testHookPrepare, testHookSync atomic.Pointer[func() error]
 
 type segment struct {
 	f    *os.File
@@ -196,10 +196,19 @@ func (l *Log) recover() error {
 			unused = append(unused, fd)
 			continue
 		}
-		if n := len(l.segs); n > 0 && base < l.segs[n-1].base {
-			f.Close()
-			return fmt.Errorf("%w: segment %s starts at seq %d, below the one before it (%d)",
-				ErrCorrupt, fd.path, base, l.segs[n-1].base)
+		// A segment starting below the one before it was started again
+		// after a failed write: the earlier one holds only what that write
+		// left, never synced and returned. It goes.
+		for n := len(l.segs); n > 0 && l.segs[n-1].base > base; n-- {
+			gone := l.segs[n-1]
+			l.log.Warn("removing an activity log segment a failed write left", slog.String("file", gone.path),
+				slog.Uint64("base", gone.base), slog.Uint64("next_base", base))
+			gone.f.Close()
+			if err := os.Remove(gone.path); err != nil {
+				f.Close()
+				return err
+			}
+			l.segs = l.segs[:n-1]
 		}
 		l.segs = append(l.segs, &segment{f: f, path: fd.path, file: fd.file, base: base, salt: salt, size: st.Size()})
 		l.nextFile = fd.file + 1
@@ -481,8 +490,24 @@ func (l *Log) Write(recs []Record, acks [][2]uint64) error {
 		}
 		return nil
 	}
+	startAct, startEnd, startSegs := l.act, l.wEnd, len(l.segs)
 	fail := func(err error) error {
 		l.broken = true
+		if l.act != startAct {
+			// Segments this write started hold nothing visible: they go,
+			// and the next write starts one at the same seq. (Should one
+			// stay on disk, Open removes it: a later segment starts below
+			// it.)
+			l.mu.Lock()
+			created := slices.Clone(l.segs[startSegs:])
+			l.segs = l.segs[:startSegs]
+			l.mu.Unlock()
+			for _, s := range created {
+				s.f.Close()
+				_ = os.Remove(s.path)
+			}
+			l.act, l.wEnd = startAct, startEnd
+		}
 		return err
 	}
 	// room makes room for a frame of size bytes, in a new segment
@@ -531,6 +556,12 @@ func (l *Log) Write(recs []Record, acks [][2]uint64) error {
 	if err := flush(); err != nil {
 		l.wNext = wNext
 		return fail(err)
+	}
+	if hook := testHookSync.Load(); hook != nil {
+		if err := (*hook)(); err != nil {
+			l.wNext = wNext
+			return fail(err)
+		}
 	}
 	if err := datasync(cur.seg.f); err != nil {
 		l.wNext = wNext
