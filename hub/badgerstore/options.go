@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -153,7 +154,20 @@ func (a slogAdapter) logf(level slog.Level, format string, args []any) {
 	a.l.Log(context.Background(), level, msg)
 }
 
-func (a slogAdapter) Errorf(f string, v ...any)   { a.logf(slog.LevelError, f, v) }
-func (a slogAdapter) Warningf(f string, v ...any) { a.logf(slog.LevelWarn, f, v) }
-func (a slogAdapter) Infof(f string, v ...any)    { a.logf(slog.LevelDebug, f, v) }
-func (a slogAdapter) Debugf(f string, v ...any)   { a.logf(slog.LevelDebug-4, f, v) }
+func (a slogAdapter) Errorf(f string, v ...any) { a.logf(slog.LevelError, f, v) }
+
+// Warningf keeps Badger's warnings, except its advice that a cache is too
+// small: the block cache is small on purpose (decisions never read
+// Badger), and the scan that loads the catalog at Open churns it, so
+// Badger would repeat that advice every minute for as long as the store
+// is open (its figures are cumulative).
+func (a slogAdapter) Warningf(f string, v ...any) {
+	if strings.HasPrefix(f, "%s might be too small") || strings.HasPrefix(f, "Cache life expectancy") {
+		a.logf(slog.LevelDebug, f, v)
+		return
+	}
+	a.logf(slog.LevelWarn, f, v)
+}
+
+func (a slogAdapter) Infof(f string, v ...any)  { a.logf(slog.LevelDebug, f, v) }
+func (a slogAdapter) Debugf(f string, v ...any) { a.logf(slog.LevelDebug-4, f, v) }
