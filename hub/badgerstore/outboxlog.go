@@ -29,7 +29,10 @@ const OutboxLogDir = "outbox"
 // kept: on open, records still stored as Badger keys are written into the
 // log with their seqs, synced, and only then deleted from Badger; the
 // stream id stays and seqs go on above every seq given before. An
-// interrupted take-over is finished by the next open.
+// interrupted take-over is finished by the next open; one that cannot
+// write (a full disk) leaves the records as keys and opens the outbox as
+// OpenOutbox would, so that the hub starts and decides, and the next open
+// tries again.
 func (s *Store) OpenLogOutbox(opts OutboxOptions) (*Outbox, error) {
 	opts.defaults(s)
 	if !s.enter() {
@@ -54,6 +57,7 @@ func (s *Store) OpenLogOutbox(opts OutboxOptions) (*Outbox, error) {
 		// into the log are skipped next time), and the outbox runs as the
 		// Badger-kept one until the next open tries again: the log then
 		// holds nothing above o/seq, so no seq is given twice.
+		o.next = max(o.next, elog.Next())
 		elog.Close()
 		o.log.Error("activity records not moved into the outbox log; they stay in the store's database until the next start",
 			slog.Any("err", err))

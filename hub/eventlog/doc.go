@@ -29,7 +29,12 @@
 //     torn write), truncates the file there, and writes on in a new
 //     segment with a new salt, so bytes past the tail never come back.
 //     A segment's base cuts frames of earlier segments at or above it
-//     (records of a failed Write, written again).
+//     (records of a failed Write, written again), and a segment that
+//     starts below an earlier one replaces it.
+//   - A failed Write (a disk error, no room for a new segment) changes
+//     nothing visible; the next Write starts a new segment. Open
+//     succeeds without room for a segment: the log is readable and its
+//     writes fail until there is room.
 //   - A removed record is gone for Read at once and for good once the
 //     acknowledgement's Write returned. A segment is deleted when none
 //     of its records is stored and every older segment was deleted; the
