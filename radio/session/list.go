@@ -118,6 +118,7 @@ func (s *lockSession) syncList(pr *lockmsg.Pairing, door string, held [lockmsg.D
 	if ls == nil || door == "" {
 		return
 	}
+	s.held, s.hasHeld = held, true
 	ls.ListHeld(door, held, now)
 	version, data, ok := ls.DoorList(door)
 	if !ok || version == 0 || len(data) > 0xffff*lockmsg.MaxChunkData {
@@ -178,6 +179,7 @@ func (s *lockSession) sendChunk(pr *lockmsg.Pairing) {
 // listAck takes a lock's answer to a chunk.
 func (s *lockSession) listAck(pr *lockmsg.Pairing, door string, m *lockmsg.ListAck, now time.Time) {
 	if ls := s.l.opts.Lists; ls != nil && door != "" {
+		s.held, s.hasHeld = m.Digest, true
 		ls.ListHeld(door, m.Digest, now)
 	}
 	x := s.xfer

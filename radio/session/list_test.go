@@ -384,3 +384,43 @@ func TestListDeltaRefusedThenWholeList(t *testing.T) {
 }
 
 var _ session.ListDeltas = (*hub.DoorLists)(nil)
+
+// TestListDeliveredAfterAPresentation: a lock that does not check in for
+// an hour gets a change of its list right after a presentation wakes it.
+func TestListDeliveredAfterAPresentation(t *testing.T) {
+	noLeaks(t)
+	r := newRig(t, 1, sim.Config{Heartbeat: time.Hour, AwakeWindow: 300 * time.Millisecond})
+	dl := hub.NewDoorLists(r.store, nil)
+	_ = r.locks.Close(t.Context())
+	r.opts.Lists = dl
+	r.open()
+	lk := r.pair(0, radiotest.Lobby)
+	desired := func() [lockmsg.DigestSize]byte {
+		_, data, _ := dl.DoorList(radiotest.Lobby)
+		if len(data) == 0 {
+			return [lockmsg.DigestSize]byte{}
+		}
+		return lockmsg.ListDigest(data)
+	}
+	waitFor(t, "the list after the hello", func() bool { _, d := lk.ListVersion(); return d == desired() && d != [8]byte{} })
+	time.Sleep(time.Second) // the hellos of its start (retried until one is answered) are over
+
+	// Bob's card is activated; the lock sleeps (no heartbeat for an hour).
+	if err := r.store.Apply(t.Context(), &hub.Batch{Site: radiotest.SiteID, Base: r.store.Version(), Version: r.store.Version() + 1,
+		IssuedAt: time.Now(), Ops: []hub.Op{{Type: hub.OpPutKeycard, Keycard: &hub.Keycard{CardID: radiotest.InactiveCard, OwnerID: "bob", Active: true}}}}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(400 * time.Millisecond)
+	if v, d := lk.ListVersion(); d == desired() {
+		t.Fatalf("the list changed without the lock waking: v%d, %d chunks, %+v", v, lk.ListChunks(), r.locks.Locks())
+	}
+	// Ana presents her card: the change follows the decision.
+	if res := present(t, lk, sim.Credential{Card: radiotest.CardBytes(radiotest.Card)}); !res.Allowed || res.Offline {
+		t.Fatalf("Ana's card: %+v", res)
+	}
+	waitFor(t, "the change after the presentation", func() bool { _, d := lk.ListVersion(); return d == desired() })
+	lk.Isolate(true)
+	if res := present(t, lk, sim.Credential{Card: radiotest.CardBytes(radiotest.InactiveCard)}); !res.Offline || !res.Allowed {
+		t.Fatalf("Bob's card at the lock alone: %+v", res)
+	}
+}

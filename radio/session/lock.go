@@ -108,6 +108,10 @@ type lockSession struct {
 	eventsAcked uint32        // highest event seq stored and acknowledged
 	eventGap    uint32        // lowest event seq that failed to store; 0 none
 	xfer        *listTransfer // only in the session's goroutine
+	// held is the digest of the list the lock last said it holds (status
+	// or list_ack); only in the session's goroutine.
+	held    [lockmsg.DigestSize]byte
+	hasHeld bool
 }
 
 func (l *Locks) newSession(p Pairing) (*lockSession, error) {
@@ -402,6 +406,11 @@ func (s *lockSession) decide(pr *lockmsg.Pairing, h lockmsg.Header, m *lockmsg.A
 			s.l.st.activityFailures.Add(1)
 			s.warn("decision not recorded", err)
 		}
+	}
+	// A presentation wakes the lock too: a list change waiting for it
+	// starts now rather than at its next heartbeat.
+	if s.hasHeld && s.xfer == nil {
+		s.syncList(pr, door, s.held, now.Time)
 	}
 }
 
