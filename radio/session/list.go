@@ -58,7 +58,16 @@ func (s *lockSession) offlineIdentity(d *hub.Decision, entry uint32, at hub.Now)
 	if !ok {
 		return
 	}
-	h := s.l.opts.Decider.Decide(d.Door, p, at)
+	// Explain when the decider can (hub.Engine): the same answer, and no
+	// state of the engine changes for a decision it did not make.
+	var h hub.Decision
+	if ex, ok := s.l.opts.Decider.(interface {
+		Explain(doorID string, p hub.Presentation, now hub.Now) hub.Decision
+	}); ok {
+		h = ex.Explain(d.Door, p, at)
+	} else {
+		h = s.l.opts.Decider.Decide(d.Door, p, at)
+	}
 	d.Subject, d.PersonID, d.HostID, d.Service = h.Subject, h.PersonID, h.HostID, h.Service
 	d.GrantID, d.GuestGrant, d.DeviceID, d.Resident = h.GrantID, h.GuestGrant, h.DeviceID, h.Resident
 	d.Visibility = h.Visibility
@@ -110,9 +119,12 @@ func splitList(version uint32, data []byte, d [lockmsg.DigestSize]byte) []*lockm
 	return out
 }
 
-// syncList compares the digest a lock reported in its status with its
-// door's desired list and sends the list (a full reload) when they differ;
-// a transfer of the same list already under way resumes at its chunk.
+// syncList compares the digest a lock reported (a status, a list_ack, or
+// the last one before a presentation) with its door's desired list and,
+// when they differ, sends a delta when the hub knows the held list and
+// that is shorter, otherwise the whole list (the clear form for an empty
+// one); a transfer of the same list already under way goes on at its
+// chunk.
 func (s *lockSession) syncList(pr *lockmsg.Pairing, door string, held [lockmsg.DigestSize]byte, now time.Time) {
 	ls := s.l.opts.Lists
 	if ls == nil || door == "" {
