@@ -155,13 +155,16 @@ type ClientOptions struct {
 	// DownlinkQueue bounds the received messages that wait to be
 	// handled: 32 (at most 4 MiB of payloads; during a snapshot the queue
 	// stays full, as the store is the slowest stage, so this is memory
-	// the hub holds throughout). paho's handler only
-	// hands a message over; when the queue is full it waits up to
-	// DownlinkWait (1 s) for room — the TCP backpressure a broker needs
-	// when it keeps no in-flight window (mochi for MQTT 3.1.1 clients;
-	// mosquitto let more than its 20 through in the snapshot benchmark) —
-	// and then drops the message (counted); what it carried is asked for
-	// again. The wait is far below the keep-alive's ping timeout.
+	// the hub holds throughout). paho's handler only hands a message
+	// over; when the queue is full it waits up to DownlinkWait (5 s) for
+	// room — the TCP backpressure a broker needs when it keeps no
+	// in-flight window (mochi for MQTT 3.1.1 clients; mosquitto let more
+	// than its 20 through in the snapshot benchmark) — and then drops the
+	// message (counted); what it carried is asked for again. A dropped
+	// chunk costs the whole snapshot, and the store can stall for a
+	// second while Badger compacts on a loaded machine, so the wait is
+	// seconds; it stays below the ping timeout (paho reads nothing while
+	// it waits) and below a publish's timeout.
 	DownlinkQueue int
 	DownlinkWait  time.Duration
 	// ControlQueue bounds the acks, needs, replies and security events
@@ -206,7 +209,7 @@ func (o *ClientOptions) defaults() {
 	if o.DownlinkQueue <= 0 {
 		o.DownlinkQueue = 32
 	}
-	set(&o.DownlinkWait, time.Second)
+	set(&o.DownlinkWait, 5*time.Second)
 	if o.ControlQueue <= 0 {
 		o.ControlQueue = 1000
 	}
