@@ -206,8 +206,11 @@ type CloudHub struct {
 	security  []SecurityEvent
 	status    *Status
 	pending   *PendingReport // the last one received
-	requests  int
-	stream    string
+	// pendingStream and pendingSeq order pending reports.
+	pendingStream string
+	pendingSeq    uint64
+	requests      int
+	stream        string
 }
 
 // ID is the hub's id.
@@ -426,8 +429,10 @@ func (h *CloudHub) receive(u *Uplink) {
 	case *Status:
 		h.status = b
 	case *PendingReport:
-		if h.pending == nil || !b.At.Before(h.pending.At) { // a late older one is not the last
-			h.pending = b
+		// The last by the hub's message order (its clock may have been
+		// wrong); a new stream is a reinstalled hub.
+		if h.pending == nil || u.Stream != h.pendingStream || u.Seq > h.pendingSeq {
+			h.pending, h.pendingStream, h.pendingSeq = b, u.Stream, u.Seq
 		}
 	case *Ack:
 		h.acks = append(h.acks, *b)
