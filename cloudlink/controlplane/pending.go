@@ -1,6 +1,7 @@
 package controlplane
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -61,16 +62,19 @@ type PendingDoorView struct {
 // keepPending keeps the last pending report a hub sent: in memory and,
 // when it fits, in the store, so it survives a restart of the server
 // before the hub's next report. Called with s.mu held.
+//
+// The cloud link keeps the last report by the hub's message order (not
+// its clock, which may have been wrong); this mirrors it.
 func (s *Server) keepPending(id string, st *hubState, rep *cloudlink.PendingReport) {
-	if rep == nil || (st.pending != nil && !rep.At.After(st.pending.At)) {
+	if rep == nil {
 		return
 	}
-	st.pending = rep
 	b, err := json.Marshal(rep)
-	if err == nil {
-		err = s.store.SetValue(pendingKey+id, b)
+	if err != nil || bytes.Equal(b, st.pendingJSON) {
+		return
 	}
-	if err != nil {
+	st.pending, st.pendingJSON = rep, b
+	if err := s.store.SetValue(pendingKey+id, b); err != nil {
 		s.log.Warn("pending report kept in memory only", slog.String("hub", id), slog.Any("err", err))
 	}
 }

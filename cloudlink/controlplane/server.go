@@ -86,7 +86,8 @@ type hubState struct {
 	acked  uint64
 	// pending is the last pending report the hub sent (nil: none yet,
 	// or not read from the store yet).
-	pending *cloudlink.PendingReport
+	pending     *cloudlink.PendingReport
+	pendingJSON []byte // as stored
 	// behindSince is when the hub's acknowledged version first lagged the
 	// site's; after ResyncAfter the hub is asked to resync.
 	behindSince time.Time
