@@ -45,13 +45,28 @@ func pendingKeycards(c *hub.Catalog, cards map[string][]string) ([]cloudlink.Key
 	}
 	sort.Strings(ids)
 	out := make([]cloudlink.KeycardPending, 0, min(len(ids), cloudlink.MaxPendingKeycards))
+	size := 0
 	for _, id := range ids[:min(len(ids), cloudlink.MaxPendingKeycards)] {
 		k := c.Keycard(id)
-		out = append(out, cloudlink.KeycardPending{CardRef: cloudlink.CardRef(site.DoorcodeSecret, id), OwnerID: k.OwnerID,
-			Active: k.Active, Doors: cards[id]})
+		kp := cloudlink.KeycardPending{CardRef: cloudlink.CardRef(site.DoorcodeSecret, id), OwnerID: k.OwnerID,
+			Active: k.Active, Doors: cards[id]}
+		// Its JSON, about: the report must stay well inside one message.
+		n := 64 + len(kp.CardRef) + len(kp.OwnerID)
+		for _, d := range kp.Doors {
+			n += len(d) + 3
+		}
+		if size += n; size > pendingKeycardBytes {
+			break
+		}
+		out = append(out, kp)
 	}
 	return out, len(ids)
 }
+
+// pendingKeycardBytes bounds the keycards section of a pending report, so
+// that with 200 doors it stays well inside cloudlink.MaxPayload; the rest
+// are counted in KeycardsTotal.
+const pendingKeycardBytes = 64 << 10
 
 // pendingReport maps the door lists' state to the cloud's report. A door
 // that has not acknowledged its desired list counts at least one pending

@@ -1,10 +1,12 @@
 package main
 
 import (
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/doorhub/doorhub/cloudlink"
 	"github.com/doorhub/doorhub/hub"
 )
 
@@ -70,4 +72,36 @@ func TestPendingPublisherFollowsChanges(t *testing.T) {
 	case <-time.After(2 * time.Second):
 		t.Fatal("a kick was not published")
 	}
+}
+
+// TestPendingKeycardsBounded: the keycards section stays inside one
+// message however many cards are pending at however many doors.
+func TestPendingKeycardsBounded(t *testing.T) {
+	store := hub.NewMemStore()
+	ops := []hub.Op{{Type: hub.OpPutSite, Site: &hub.Site{ID: "s1", TimeZone: "UTC", DoorcodeLength: 6, DoorcodeSecret: []byte("0123456789abcdef")}},
+		{Type: hub.OpPutPerson, Person: &hub.Person{ID: "p1", Email: "p1@example.org"}}}
+	cards := map[string][]string{}
+	var doors []string
+	for i := range 200 {
+		doors = append(doors, fmt.Sprintf("door-number-%03d", i))
+	}
+	for i := range 1000 {
+		id := fmt.Sprintf("%08x", 0x10000000+i)
+		ops = append(ops, hub.Op{Type: hub.OpPutKeycard, Keycard: &hub.Keycard{CardID: id, OwnerID: "p1", Active: true}})
+		cards[id] = doors
+	}
+	if err := store.Apply(t.Context(), &hub.Batch{Site: "s1", Version: 1, IssuedAt: time.Now(), Ops: ops}); err != nil {
+		t.Fatal(err)
+	}
+	var rep cloudlink.PendingReport
+	store.View(func(c *hub.Catalog) { rep.Keycards, rep.KeycardsTotal = pendingKeycards(c, cards) })
+	rep.At = time.Now()
+	out, err := (&cloudlink.Uplink{Hub: "hub-1", Stream: "stream-of-the-hub-1", Seq: 1, SentAt: rep.At, Body: &rep}).Encode()
+	if err != nil || len(out.Payload) > cloudlink.MaxPayload {
+		t.Fatalf("a report of %d keycards: %v", len(rep.Keycards), err)
+	}
+	if rep.KeycardsTotal != 1000 || len(rep.Keycards) == 0 || len(rep.Keycards) >= 1000 {
+		t.Fatalf("%d keycards of %d", len(rep.Keycards), rep.KeycardsTotal)
+	}
+	t.Logf("%d of %d keycards pending at 200 doors in a message of %d bytes", len(rep.Keycards), rep.KeycardsTotal, len(out.Payload))
 }
