@@ -107,7 +107,11 @@ func (s *DoorSync) restoreDoor(door string, state, acked, revoked []byte) error 
 	entries, err := DecodeList(acked)
 	if err != nil || ListDigest(acked) != d.acked.digest {
 		// The acknowledged list is not the one the state names: unknown.
+		// Its digest is forgotten too (no list has the zero digest), so
+		// the lock's next report of it is drift as well, and a full
+		// reload, not a delta from a list the hub does not have.
 		d.drift = true
+		d.acked.digest = [sha256.Size]byte{}
 	} else {
 		for _, e := range entries {
 			d.acked.entries[entryKey{e.Kind, string(e.ID)}] = e.Windows

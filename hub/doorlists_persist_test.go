@@ -148,6 +148,18 @@ func TestDoorListsPersistAcrossRestart(t *testing.T) {
 	if p := doorReport(t, dl, "apt1"); p.Current || !p.Drift {
 		t.Fatalf("torn state restored as %+v", p)
 	}
+	// The lock then reports the list the state named: still unknown to
+	// the hub, so still drift (a full reload), and no delta from it.
+	sum2 := sha256.Sum256(data2)
+	f.apply(card("c1c1c1c1", "ann", false))
+	v3, _, _ := dl.DoorList("apt1")
+	dl.ListHeld("apt1", [hub.MinAckDigest]byte(sum2[:8]), now)
+	if p := doorReport(t, dl, "apt1"); p.Current || !p.Drift {
+		t.Fatalf("the lock reported the list whose entries were lost: %+v", p)
+	}
+	if _, ok := dl.ListDelta("apt1", [hub.MinAckDigest]byte(sum2[:8]), v3); ok {
+		t.Fatal("a delta from a list the hub does not have")
+	}
 }
 
 // TestListProgressSurvivesRestart: a delivery's chunk is kept per door,
