@@ -18,19 +18,21 @@ type DoorLists struct {
 
 	mu       sync.Mutex
 	sync     *DoorSync
-	onChange func()
+	onChange []func()
 	onError  func(error)
 	kv       ValueStore // nil: in memory only
 	saved    map[string]savedDoor
 }
 
-// OnChange sets fn to hear, after the fact and outside any lock, that a
-// lock's report changed its door's state (acknowledged a version, caught
-// up, drifted): the daemon publishes its pending report then.
+// OnChange adds fn to those that hear, after the fact and outside any
+// lock, that a lock's report changed its door's state (acknowledged a
+// version, caught up, drifted): the daemon publishes its pending report
+// then. Each listener must return quickly (it runs in the lock's radio
+// session).
 func (d *DoorLists) OnChange(fn func()) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.onChange = fn
+	d.onChange = append(d.onChange, fn)
 }
 
 // NewDoorLists returns the door lists over the store; now is the hub's
@@ -82,10 +84,12 @@ func (d *DoorLists) ListHeld(door string, digest [MinAckDigest]byte, at time.Tim
 	d.sync.Ack(door, digest[:], at)
 	d.save(door)
 	after := d.sync.DoorPending(door, now)
-	fn := d.onChange
+	fns := d.onChange
 	d.mu.Unlock()
-	if fn != nil && (before.AckedVersion != after.AckedVersion || before.Current != after.Current || before.Drift != after.Drift) {
-		fn()
+	if before.AckedVersion != after.AckedVersion || before.Current != after.Current || before.Drift != after.Drift {
+		for _, fn := range fns {
+			fn()
+		}
 	}
 }
 
