@@ -58,8 +58,8 @@ func (c *Client) downlinkLoop() {
 			if _, ch, err := ParseTopic(in.topic); err == nil && (ch == ChanSnapshot || ch == ChanBatch) {
 				v.done, v.now = true, c.opts.Clock.Now()
 				v.dl, v.err = c.verifier.Open(in.topic, in.payload, v.now)
-				if ch, ok := v.dl.body().(*SnapshotChunk); ok {
-					v.ops, v.opsErr = ch.DecodeOps()
+				if chunk, ok := v.dl.body().(*SnapshotChunk); ok {
+					v.ops, v.opsErr = chunk.DecodeOps()
 				}
 			}
 			select {
