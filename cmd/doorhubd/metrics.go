@@ -23,6 +23,15 @@ func (t timedDecider) Decide(door string, p hub.Presentation, now hub.Now) hub.D
 	return d
 }
 
+// Explain passes through to the engine's Explain, uncounted: the radio
+// sessions use it to name who a lock's offline decision belongs to
+// (radio/session offlineIdentity), which is not a decision of the hub's,
+// so it must neither count in the decision metrics nor change the
+// engine's state (a lockout attempt, a guest code's first use).
+func (t timedDecider) Explain(door string, p hub.Presentation, now hub.Now) hub.Decision {
+	return t.e.Explain(door, p, now)
+}
+
 // metrics makes the registry once, with the samples read from the
 // daemon's parts at each scrape.
 func (m *Main) metrics() *status.Metrics {
