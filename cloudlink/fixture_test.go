@@ -124,10 +124,13 @@ func examples(tb testing.TB) []example {
 				t0.Add(-10*time.Second), true),
 		}})},
 		{name: "doors", up: up(1045, t0.Add(5*time.Second), &cloudlink.DoorsReport{At: t0, Doors: []cloudlink.DoorState{
-			{Door: "front", Reachable: true, LastSeen: &lastSeen, Open: ptr(false), Locked: ptr(true), BatteryPercent: ptr(87)},
-			{Door: "service", Reachable: true, LastSeen: &lastSeen, Open: ptr(true), Locked: ptr(false),
-				BatteryPercent: ptr(64), Alarms: []cloudlink.EventKind{cloudlink.EventDoorForced}},
-			{Door: "apt-3b", Reachable: false},
+			{Door: "front", Lock: "0a1b2c3d", Reachable: true, LastSeen: &lastSeen, Open: ptr(false), Locked: ptr(true),
+				BatteryPercent: ptr(87), BatteryBand: cloudlink.BatteryOK, List: cloudlink.ListCurrent},
+			{Door: "service", Lock: "0a1b2c3e", Reachable: true, LastSeen: &lastSeen, Open: ptr(true), Locked: ptr(false),
+				BatteryPercent: ptr(18), BatteryBand: cloudlink.BatteryLow, List: cloudlink.ListPending,
+				Alarms: []cloudlink.EventKind{cloudlink.EventDoorForced}},
+			{Door: "apt-3b", Lock: "0a1b2c3f", Reachable: false, LastSeen: ptr(t0.Add(-3 * time.Hour)), List: cloudlink.ListDrift},
+			{Door: "gym", Reachable: false, List: cloudlink.ListPending},
 		}})},
 		{name: "pending", up: up(1046, t0.Add(6*time.Second), &cloudlink.PendingReport{At: t0, Version: 42,
 			Doors: []cloudlink.DoorPending{

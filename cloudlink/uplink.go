@@ -179,46 +179,6 @@ func (a *Activity) check() error {
 	return nil
 }
 
-// DoorsReport is the body of the retained "doors" message: the state of
-// every door of the hub, as last reported by its lock.
-type DoorsReport struct {
-	At    time.Time   `json:"at"`
-	Doors []DoorState `json:"doors"`
-}
-
-// DoorState is one door's state. Unknown values are left out.
-type DoorState struct {
-	Door string `json:"door"`
-	// Reachable: the lock answered recently.
-	Reachable bool       `json:"reachable"`
-	LastSeen  *time.Time `json:"last_seen,omitempty"`
-	Open      *bool      `json:"open,omitempty"`
-	Locked    *bool      `json:"locked,omitempty"`
-	// BatteryPercent is the lock's battery, 0 to 100.
-	BatteryPercent *int `json:"battery_percent,omitempty"`
-	// Alarms active at the door: the door event kinds still in force.
-	Alarms []EventKind `json:"alarms,omitempty"`
-}
-
-// MessageType implements Body.
-func (*DoorsReport) MessageType() Type { return TypeDoors }
-
-func (r *DoorsReport) check() error {
-	if r.At.IsZero() {
-		return schemaf("at is required")
-	}
-	for i := range r.Doors {
-		d := &r.Doors[i]
-		if err := checkName("doors[].door", d.Door); err != nil {
-			return err
-		}
-		if d.BatteryPercent != nil && (*d.BatteryPercent < 0 || *d.BatteryPercent > 100) {
-			return schemaf("door %s: battery_percent %d is not 0 to 100", d.Door, *d.BatteryPercent)
-		}
-	}
-	return nil
-}
-
 // MaxPendingKeycards bounds PendingReport.Keycards; KeycardsTotal counts
 // them all.
 const MaxPendingKeycards = 500
