@@ -209,6 +209,9 @@ type CloudHub struct {
 	// pendingStream and pendingSeq order pending reports.
 	pendingStream string
 	pendingSeq    uint64
+	doors         *DoorsReport // the last one received, ordered as pending
+	doorsStream   string
+	doorsSeq      uint64
 	requests      int
 	stream        string
 }
@@ -434,6 +437,10 @@ func (h *CloudHub) receive(u *Uplink) {
 		if h.pending == nil || u.Stream != h.pendingStream || u.Seq > h.pendingSeq {
 			h.pending, h.pendingStream, h.pendingSeq = b, u.Stream, u.Seq
 		}
+	case *DoorsReport:
+		if h.doors == nil || u.Stream != h.doorsStream || u.Seq > h.doorsSeq {
+			h.doors, h.doorsStream, h.doorsSeq = b, u.Stream, u.Seq
+		}
 	case *Ack:
 		h.acks = append(h.acks, *b)
 		if h.snapshotting != 0 && (b.Version >= h.snapshotting || b.Rejected != nil) {
@@ -483,7 +490,9 @@ type HubView struct {
 	Status *Status
 	// Pending is the last pending report (door updates not acknowledged
 	// by the locks); nil before the first.
-	Pending  *PendingReport
+	Pending *PendingReport
+	// Doors is the last door-state report; nil before the first.
+	Doors    *DoorsReport
 	Acks     []Ack
 	Needs    []Need
 	Replies  []Reply
@@ -528,6 +537,11 @@ func (h *CloudHub) View() HubView {
 		p.Doors = append([]DoorPending(nil), p.Doors...)
 		p.Keycards = append([]KeycardPending(nil), p.Keycards...)
 		v.Pending = &p
+	}
+	if h.doors != nil {
+		d := *h.doors
+		d.Doors = append([]DoorState(nil), d.Doors...)
+		v.Doors = &d
 	}
 	return v
 }
