@@ -100,6 +100,13 @@ type Catalog struct {
 	codeLog     []codeEvent
 	codeTouched map[string]struct{} // while a batch is applied
 	codeAll     bool                // while a batch is applied: everyone's
+
+	// diffs are the open snapshot diffs against this catalog: a batch
+	// saves into them what it is about to change (copy on write). verify,
+	// when set, checks a batch's result before it is kept
+	// (ApplySnapshot).
+	diffs  []*SnapshotDiff
+	verify func() error
 }
 
 // codeEvent is one generation's effect on daily doorcodes.
@@ -530,6 +537,12 @@ func (c *Catalog) applyOps(site string, ops []Op, collect bool) ([]Change, error
 		if err := c.apply(site, &ops[i]); err != nil {
 			c.rollback()
 			return nil, fmt.Errorf("ops[%d] (%s): %w", i, ops[i].Type, err)
+		}
+	}
+	if c.verify != nil {
+		if err := c.verify(); err != nil {
+			c.rollback()
+			return nil, err
 		}
 	}
 	var changes []Change

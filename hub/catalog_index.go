@@ -255,6 +255,11 @@ func (c *Catalog) cardList(p int32) []int32 {
 
 func (c *Catalog) record(kind Kind, id string, v any, undo func()) {
 	if c.dirty != nil {
+		// Before the record changes: open snapshot diffs keep its value
+		// if they hold it unchanged.
+		for _, d := range c.diffs {
+			d.preserve(kind, id)
+		}
 		c.dirty[changeKey{kind, id}] = v
 	}
 	if c.applying {
