@@ -109,14 +109,27 @@ func (r *DoorsReport) check() error {
 	return nil
 }
 
-// PublishDoors queues the current door-state report alone (the daemon
-// calls it when a door's state changed); PublishReports sends it with the
-// pending report.
-func (c *Client) PublishDoors() {
+// PublishDoors queues a door-state report alone: r, or when r is nil the
+// current one from Reports (the daemon calls it when a door's state
+// changed). PublishReports sends it with the pending report.
+func (c *Client) PublishDoors(r *DoorsReport) {
+	if r == nil && c.opts.Reports != nil {
+		r = c.opts.Reports.Doors()
+	}
+	if r != nil {
+		c.queue(r)
+	}
+}
+
+// PublishPending queues the current pending report alone (the daemon
+// calls it when the set's version moved or a lock's list state changed),
+// so the door-state report keeps its own pace (docs/cloud-protocol.md
+// § 7.5).
+func (c *Client) PublishPending() {
 	if c.opts.Reports == nil {
 		return
 	}
-	if d := c.opts.Reports.Doors(); d != nil {
-		c.queue(d)
+	if p := c.opts.Reports.Pending(); p != nil {
+		c.queue(p)
 	}
 }
