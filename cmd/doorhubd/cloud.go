@@ -56,8 +56,10 @@ func (m *Main) openCloud() error {
 	}
 	m.Cloud = client
 	if m.DoorLists != nil {
-		m.pendingPub = startPendingPublisher(m.Store.Version, client.PublishReports, pendingInterval)
+		m.pendingPub = startPendingPublisher(m.Store.Version, client.PublishPending, pendingInterval)
 		m.DoorLists.OnChange(m.pendingPub.Kick)
+		m.doorPub = startDoorStatePublisher(reports.Doors, client.PublishDoors, doorStateTimes)
+		m.DoorLists.OnChange(m.doorPub.Kick)
 	}
 	return nil
 }
@@ -69,6 +71,10 @@ func (m *Main) closeCloud() error {
 	if m.pendingPub != nil {
 		m.pendingPub.Close()
 		m.pendingPub = nil
+	}
+	if m.doorPub != nil {
+		m.doorPub.Close()
+		m.doorPub = nil
 	}
 	if m.Cloud != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -94,7 +100,7 @@ var _ cloudlink.Unlocker = remoteUnlocker{}
 const defaultUnlockSeconds = 5
 
 func (u remoteUnlocker) RemoteUnlock(ctx context.Context, door string, hold time.Duration) error {
-	r := u.m.Radio
+	r := u.m.radioUp.Load() // not m.Radio: openRadio may be setting it
 	if r == nil {
 		return fmt.Errorf("%w: the radio is not open", cloudlink.ErrLockUnreachable)
 	}

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/doorhub/doorhub/cloudlink"
@@ -49,8 +50,14 @@ type Main struct {
 	Cloud  *cloudlink.Client
 	// pendingPub republishes the pending report after changes.
 	pendingPub *pendingPublisher
-	Radio      *Radio
-	Status     *status.Server
+	// doorPub sends the door-state report when a door's state changed.
+	doorPub *doorStatePublisher
+	Radio   *Radio
+	// radioUp is Radio for the cloud link's goroutines, which run from
+	// before openRadio sets Radio: set once the sessions are open,
+	// cleared before they stop (nil: no radio, nothing to report).
+	radioUp atomic.Pointer[Radio]
+	Status  *status.Server
 	// Recent keeps the recent activity for the status endpoint.
 	Recent *status.Recent
 	// Metrics is the Prometheus registry (made by metrics()).

@@ -9,13 +9,12 @@ import (
 	"github.com/doorhub/doorhub/hub"
 )
 
-// doorReports supplies the cloud link's retained pending report from the
-// door lists (docs/door-lists.md). The door-state report is not built yet.
+// doorReports supplies the cloud link's retained reports: pending from
+// the door lists (docs/door-lists.md), door states (doorstate.go) from
+// the door lists and the locks.
 type doorReports struct{ m *Main }
 
 var _ cloudlink.Reports = doorReports{}
-
-func (doorReports) Doors() *cloudlink.DoorsReport { return nil }
 
 func (r doorReports) Pending() *cloudlink.PendingReport {
 	// The set version is read before the lists are computed: a door

@@ -51,6 +51,10 @@ func (m *Main) openRadio() error {
 		return fmt.Errorf("radio: %w", err)
 	}
 	m.Radio = &Radio{Port: port, Locks: locks}
+	m.radioUp.Store(m.Radio)
+	if m.doorPub != nil {
+		m.doorPub.Kick() // the first door-state report, now that there is one
+	}
 	return nil
 }
 
@@ -59,6 +63,7 @@ func (m *Main) closeRadio() error {
 	if m.Radio == nil {
 		return nil
 	}
+	m.radioUp.Store(nil) // the cloud link reports no door and opens none from now
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	err := m.Radio.Locks.Close(ctx)
