@@ -131,6 +131,7 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("/api/v1/unlock", onSite(s, s.unlock))
 	mux.Handle("/api/v1/activity", onSite(s, s.activity))
 	mux.Handle("/api/v1/pending", onSite(s, s.pending))
+	mux.Handle("/api/v1/doors", onSite(s, s.doors))
 	return s.auth(mux)
 }
 

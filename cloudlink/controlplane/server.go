@@ -88,6 +88,10 @@ type hubState struct {
 	// or not read from the store yet).
 	pending     *cloudlink.PendingReport
 	pendingJSON []byte // as stored
+	// doors is the last door-state report the hub sent (nil: none yet,
+	// or not read from the store yet).
+	doors     *cloudlink.DoorsReport
+	doorsJSON []byte // as stored
 	// behindSince is when the hub's acknowledged version first lagged the
 	// site's; after ResyncAfter the hub is asked to resync.
 	behindSince time.Time
@@ -400,6 +404,7 @@ func (s *Server) storeActivity() {
 			_ = s.store.SetValue(ackKey+id, fmt.Append(nil, a.Version))
 		}
 		s.keepPending(id, st, v.Pending)
+		s.keepDoors(id, st, v.Doors)
 		for ; st.stored < len(v.Order); st.stored++ {
 			ev := v.Events[v.Order[st.stored]]
 			if b, _ := s.store.Value(eventIDKey + ev.ID); len(b) > 0 {
