@@ -48,7 +48,7 @@ func newRoot(stdout, stderr io.Writer, getenv func(string) string) *cobra.Comman
 	root.AddCommand(c.serveCmd(), c.siteCmd(), c.doorCmd(), c.keyCmd(), c.hubCmd(), c.deviceCmd(),
 		c.inviteCmd(), c.accessCmd(), c.revokeCmd(), c.deleteCmd(), c.peopleCmd(), c.shareCmd(),
 		c.importCmd(), c.keycardCmd(), c.tourCmd(), c.unlockCmd(), c.doorcodeCmd(), c.reportCmd(),
-		c.activityCmd(), c.hubsCmd(), c.pendingCmd())
+		c.activityCmd(), c.hubsCmd(), c.pendingCmd(), c.doorsCmd())
 	return root
 }
 
