@@ -131,10 +131,21 @@ func (h *history) smallOps(rng *rand.Rand, c *hub.Catalog, v uint64) []hub.Op {
 }
 
 // changeKind names the kind of change history makes for version v.
+// Snapshots are of the history's own set, so they differ from the store's
+// by the batch of their version: most are applied as a diff (a bulk
+// import or removal as a journaled one), every third writes a new
+// generation, either because diffs are off or because the diff outgrows
+// SnapshotDiffMax half way.
 func changeKind(v uint64) string {
 	switch {
+	case v%13 == 0 && v%39 == 0:
+		return "snapshot as a new generation"
+	case v%13 == 0 && v%39 == 26:
+		return "snapshot falling back from a diff to a new generation"
+	case v%13 == 0 && (v%40 == 10 || v%40 == 30):
+		return "snapshot as a journaled diff"
 	case v%13 == 0:
-		return "snapshot"
+		return "snapshot as a diff"
 	case v%40 == 10 || v%40 == 30:
 		return "journaled batch"
 	}
@@ -145,6 +156,17 @@ func changeKind(v uint64) string {
 func (c change) apply(s hub.Store) error {
 	if c.batch != nil {
 		return s.Apply(context.Background(), c.batch)
+	}
+	if bs, ok := s.(*Store); ok {
+		// Read by this goroutine only (BeginSnapshot, Add, Commit).
+		switch v := c.snapshot.Version; {
+		case v%39 == 0:
+			bs.opts.SnapshotDiffMax = -1
+		case v%39 == 26:
+			bs.opts.SnapshotDiffMax = 1
+		default:
+			bs.opts.SnapshotDiffMax = 0
+		}
 	}
 	w, err := s.BeginSnapshot(context.Background(), c.snapshot.Site, c.snapshot.Version)
 	if err != nil {

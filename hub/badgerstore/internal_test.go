@@ -161,6 +161,7 @@ func TestPersistFailureRollsBack(t *testing.T) {
 func TestGenerationsRemoved(t *testing.T) {
 	dir := t.TempDir()
 	s := openTest(t, dir)
+	s.opts.SnapshotDiffMax = -1 // every snapshot writes a new generation
 	if err := s.Apply(bg, storetest.Batch(0, storetest.RichOps()...)); err != nil {
 		t.Fatal(err)
 	}
@@ -212,6 +213,7 @@ func TestGenerationsRemoved(t *testing.T) {
 		t.Fatal(err)
 	}
 	s = openTest(t, dir)
+	s.opts.SnapshotDiffMax = -1
 	defer s.Close()
 	s.reaper.waitIdle()
 	if n := countKeys(t, s, prefixRecords); n != records {

@@ -17,10 +17,13 @@ import (
 // Abort.
 var errSnapshotDone = errors.New("badgerstore: snapshot already committed or aborted")
 
-// BeginSnapshot implements hub.Store. The snapshot is written into a new
-// generation as its chunks arrive, while a new catalog is built beside the
-// current one; readers and batches go on with the current set until
-// Commit.
+// BeginSnapshot implements hub.Store. A snapshot of the site the store
+// holds is compared with the current set as its chunks arrive, keeping
+// only what differs (a hub.SnapshotDiff), and applied at Commit as one
+// batch; one that differs in more than Options.SnapshotDiffMax records, or
+// of another site, is written into a new generation while a new catalog
+// is built beside the current one. Either way readers and batches go on
+// with the current set until Commit.
 func (s *Store) BeginSnapshot(ctx context.Context, site string, version uint64) (hub.SnapshotWriter, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -32,11 +35,15 @@ func (s *Store) BeginSnapshot(ctx context.Context, site string, version uint64) 
 		return nil, hub.ErrClosed
 	}
 	defer s.leave()
-	w := &snapshot{s: s, site: site, version: version, gen: s.nextGen.Add(1) - 1,
-		cat: hub.NewCatalog(), wb: s.db.NewWriteBatch()}
-	// Two transactions in flight bound the memory a snapshot holds in
-	// Badger to twice 15% of a memtable.
-	w.wb.SetMaxPendingTxns(2)
+	w := &snapshot{s: s, site: site, version: version}
+	s.writeMu.Lock()
+	if cur := s.cat.Site(); s.opts.snapshotDiffMax() > 0 && (cur == nil || cur.ID == site) {
+		w.diff = s.cat.DiffSnapshot(site)
+	}
+	s.writeMu.Unlock()
+	if w.diff == nil {
+		w.startGeneration()
+	}
 	s.snapMu.Lock()
 	s.snaps[w] = struct{}{}
 	s.snapMu.Unlock()
@@ -47,9 +54,13 @@ type snapshot struct {
 	s       *Store
 	site    string
 	version uint64
-	gen     uint64
 
-	mu      sync.Mutex
+	mu sync.Mutex
+	// diff, while the snapshot is applied as a diff; guarded by the
+	// store's writeMu.
+	diff *hub.SnapshotDiff
+	// Otherwise gen, cat and wb: the new generation and catalog.
+	gen     uint64
 	cat     *hub.Catalog
 	wb      *badger.WriteBatch
 	records int
@@ -57,8 +68,93 @@ type snapshot struct {
 	done    bool
 }
 
-// Add implements hub.SnapshotWriter: the ops go into the new catalog
-// (which checks them) and into the new generation.
+// startGeneration sets the snapshot up to write a new generation.
+func (w *snapshot) startGeneration() {
+	w.gen = w.s.nextGen.Add(1) - 1
+	w.cat = hub.NewCatalog()
+	w.wb = w.s.db.NewWriteBatch()
+	// Two transactions in flight bound the memory a snapshot holds in
+	// Badger to twice 15% of a memtable.
+	w.wb.SetMaxPendingTxns(2)
+}
+
+// errCatalogReloaded is the error of a snapshot diff whose catalog the
+// store replaced (a failed write reloaded it from disk).
+var errCatalogReloaded = errors.New("badgerstore: the set was reloaded from disk during the snapshot; ask for it again")
+
+// addDiff compares a chunk with the current set; past SnapshotDiffMax
+// differing records the snapshot falls back to a new generation. Called
+// with w.mu held and the store entered.
+func (w *snapshot) addDiff(ops []hub.Op) error {
+	s := w.s
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	if w.diff.Live() != s.cat {
+		return errCatalogReloaded
+	}
+	if err := w.diff.Add(ops); err != nil {
+		return fmt.Errorf("snapshot chunk: %w", err)
+	}
+	w.records += len(ops)
+	if w.diff.Len() > s.opts.snapshotDiffMax() {
+		return w.toGeneration()
+	}
+	return nil
+}
+
+// toGeneration turns a diff snapshot into one that writes a new
+// generation: what it holds so far (the current set's records it keeps
+// and the ones it changes) is loaded into a new catalog and written.
+// Called with writeMu held.
+func (w *snapshot) toGeneration() error {
+	d := w.diff
+	d.Close()
+	w.diff = nil
+	w.startGeneration()
+	w.s.log.Debug("snapshot differs too much to apply as a diff; writing a new generation",
+		slog.Uint64("version", w.version), slog.Int("records", w.records))
+	chunk := make([]hub.Op, 0, loadChunk)
+	flush := func() error {
+		err := w.addGeneration(chunk)
+		clear(chunk)
+		chunk = chunk[:0]
+		return err
+	}
+	err := d.Records(func(op hub.Op) error {
+		chunk = append(chunk, op)
+		if len(chunk) == loadChunk {
+			return flush()
+		}
+		return nil
+	})
+	if err == nil {
+		err = flush()
+	}
+	return err
+}
+
+// addGeneration loads ops into the new catalog (which checks them) and
+// writes them into the new generation.
+func (w *snapshot) addGeneration(ops []hub.Op) error {
+	if err := w.cat.Load(w.site, ops); err != nil {
+		return fmt.Errorf("snapshot chunk: %w", err)
+	}
+	for i := range ops {
+		kind, id, rec := opRecord(&ops[i])
+		val, err := json.Marshal(rec)
+		if err == nil {
+			err = w.wb.Set(recordKey(w.gen, kind, id), val)
+		}
+		if err != nil {
+			return fmt.Errorf("badgerstore: writing snapshot %d: %w", w.version, err)
+		}
+	}
+	return nil
+}
+
+// Add implements hub.SnapshotWriter: the ops are compared with the
+// current set (a diff snapshot), or go into the new catalog, which checks
+// them, and into the new generation.
 func (w *snapshot) Add(ops []hub.Op) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -72,20 +168,12 @@ func (w *snapshot) Add(ops []hub.Op) error {
 		return hub.ErrClosed
 	}
 	defer w.s.leave()
-	if err := w.cat.Load(w.site, ops); err != nil {
-		w.err = fmt.Errorf("snapshot chunk: %w", err)
+	if w.diff != nil {
+		w.err = w.addDiff(ops)
 		return w.err
 	}
-	for i := range ops {
-		kind, id, rec := opRecord(&ops[i])
-		val, err := json.Marshal(rec)
-		if err == nil {
-			err = w.wb.Set(recordKey(w.gen, kind, id), val)
-		}
-		if err != nil {
-			w.err = fmt.Errorf("badgerstore: writing snapshot %d: %w", w.version, err)
-			return w.err
-		}
+	if w.err = w.addGeneration(ops); w.err != nil {
+		return w.err
 	}
 	w.records += len(ops)
 	return nil
@@ -109,6 +197,13 @@ func (w *snapshot) Commit() error {
 	if w.err != nil {
 		w.abort()
 		return w.err
+	}
+	if w.diff != nil {
+		done, err := w.commitDiff()
+		if done || err != nil {
+			return err
+		}
+		// It fell back to a new generation: commit that.
 	}
 	if w.cat.Site() == nil {
 		w.abort()
@@ -167,6 +262,63 @@ func (w *snapshot) Commit() error {
 	return nil
 }
 
+// commitDiff applies a diff snapshot as one batch: under the write lock,
+// the catalog applies the diff (all or nothing) and the changes and the
+// version are persisted as a batch's are, in one transaction or through
+// the journal (Store.persist), in the current generation. A diff with
+// more deletions than SnapshotDiffMax falls back to a new generation
+// (done false, the caller commits that). Called with w.mu held and the
+// store entered.
+func (w *snapshot) commitDiff() (done bool, err error) {
+	s := w.s
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	fail := func(err error) (bool, error) {
+		w.diff.Close()
+		w.finish()
+		return true, err
+	}
+	switch {
+	case s.broken != nil:
+		return fail(s.broken)
+	case w.version < s.version:
+		return fail(fmt.Errorf("%w: snapshot version %d, store at %d", hub.ErrStaleBatch, w.version, s.version))
+	case w.diff.Live() != s.cat:
+		return fail(errCatalogReloaded)
+	case !w.diff.HasSite():
+		return fail(&hub.ValidationError{Field: "snapshot.ops", Reason: "a snapshot must hold the site"})
+	}
+	if n := w.diff.Len() + w.diff.Deletions(); n > s.opts.snapshotDiffMax() {
+		if err := w.toGeneration(); err != nil {
+			w.abort()
+			return true, err
+		}
+		return false, nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	changes, err := s.cat.ApplySnapshot(w.diff)
+	if err != nil {
+		return fail(err)
+	}
+	w.finish()
+	committed, err := s.persist(changes, w.version)
+	if err != nil {
+		if !committed {
+			s.reload(w.version, err)
+		} else {
+			s.version = w.version
+			s.broken = fmt.Errorf("%w: version %d is committed but its journal was not replayed: %v", ErrBroken, w.version, err)
+			s.log.Error("journal replay failed; writes refused until a restart", slog.Uint64("version", w.version), slog.Any("err", err))
+		}
+		return true, fmt.Errorf("badgerstore: writing snapshot %d: %w", w.version, err)
+	}
+	s.version = w.version
+	s.log.Debug("snapshot committed as a diff", slog.Uint64("version", w.version), slog.Int("records", w.records),
+		slog.Int("changes", len(changes)))
+	return true, nil
+}
+
 // Abort implements hub.SnapshotWriter: the new generation goes to the
 // reaper; the store keeps its set.
 func (w *snapshot) Abort() {
@@ -185,16 +337,25 @@ func (w *snapshot) Abort() {
 	w.abort()
 }
 
-// abort drops the snapshot; called with w.mu held and the store entered.
+// abort drops the snapshot; called with w.mu held and the store entered
+// (and, for a diff snapshot, without writeMu).
 func (w *snapshot) abort() {
-	w.wb.Cancel()
-	w.s.reaper.add(genPrefix(w.gen))
+	if w.diff != nil {
+		w.s.writeMu.Lock()
+		w.diff.Close()
+		w.s.writeMu.Unlock()
+	}
+	if w.wb != nil {
+		w.wb.Cancel()
+		w.s.reaper.add(genPrefix(w.gen))
+	}
 	w.finish()
 }
 
 func (w *snapshot) finish() {
 	w.done = true
 	w.cat = nil
+	w.diff = nil
 	w.s.snapMu.Lock()
 	delete(w.s.snaps, w)
 	w.s.snapMu.Unlock()
@@ -203,5 +364,7 @@ func (w *snapshot) finish() {
 // cancel stops the write batch at Close (with the store's life lock held
 // for writing, so no Add is running).
 func (w *snapshot) cancel() {
-	w.wb.Cancel()
+	if w.wb != nil {
+		w.wb.Cancel()
+	}
 }
