@@ -123,6 +123,7 @@ func examples(tb testing.TB) []example {
 			cloudlink.NewDoorEvent(cloudlink.EventID(testStream, 313), 313, "service", cloudlink.EventDoorForced,
 				t0.Add(-10*time.Second), true),
 		}})},
+		{name: "activity_offline", up: up(1049, t0.Add(9*time.Second), &cloudlink.Activity{Events: offlineExampleEvents(tb)})},
 		{name: "doors", up: up(1045, t0.Add(5*time.Second), &cloudlink.DoorsReport{At: t0, Doors: []cloudlink.DoorState{
 			{Door: "front", Lock: "0a1b2c3d", Reachable: true, LastSeen: &lastSeen, Open: ptr(false), Locked: ptr(true),
 				BatteryPercent: ptr(87), BatteryBand: cloudlink.BatteryOK, List: cloudlink.ListCurrent},
@@ -140,8 +141,11 @@ func examples(tb testing.TB) []example {
 			Keycards: []cloudlink.KeycardPending{{
 				CardRef: cloudlink.CardRef([]byte("0123456789abcdef-site-secret"), "04a1b2c3d4e5f6"),
 				OwnerID: "p-anna", Active: true, Doors: []string{"apt-3b"},
+			}, {
+				CardRef: cloudlink.CardRef([]byte("0123456789abcdef-site-secret"), "04c0ffee00aa11"),
+				OwnerID: "p-ben", Active: false, Doors: []string{"apt-3b"},
 			}},
-			KeycardsTotal: 1,
+			KeycardsTotal: 2,
 		})},
 		{name: "reply", up: up(1047, t0.Add(7*time.Second), &cloudlink.Reply{Command: "Tz8yU3iO6pA1sD4fG7hJ0k",
 			Type: cloudlink.TypeUnlock, Status: cloudlink.ReplyDone})},
@@ -185,4 +189,41 @@ func newVerifier(tb testing.TB) *cloudlink.Verifier {
 		tb.Fatal(err)
 	}
 	return v
+}
+
+// offlineExampleEvents are decisions locks made alone, offline, as the
+// hub's outbox records them (hub.OfflineAccessActivity) and EventOf sends
+// them: a card admitted (its entry reference kept), a resident at their
+// own door (identity and entry removed), a stranger denied (no entry).
+func offlineExampleEvents(tb testing.TB) []cloudlink.ActivityEvent {
+	tb.Helper()
+	card := []byte{0x04, 0xa1, 0xb2, 0xc3, 0xd4, 0xe5, 0xf6}
+	lockClock := t0.Add(-2*time.Hour - 4*time.Second) // the lock's clock runs 4 s behind
+	records := []struct {
+		d  hub.Decision
+		by hub.LockDecided
+	}{
+		{hub.Decision{Door: "front", At: t0.Add(-2 * time.Hour), Kind: hub.CredKeycard, Allowed: true,
+			Reason: hub.AllowedByGrant, ClockTrusted: true, Subject: hub.SubjectPerson,
+			PersonID: "p-anna", GrantID: "g-anna-building", Visibility: hub.Visible},
+			hub.LockDecided{Lock: "0a1b2c3d", Seq: 17, Clock: lockClock, Entry: hub.EntryRef(hub.EntryKeycard, card)}},
+		{hub.Decision{Door: "apt-3b", At: t0.Add(-time.Hour), Kind: hub.CredKeycard, Allowed: true,
+			Reason: hub.AllowedByGrant, ClockTrusted: true, Subject: hub.SubjectPerson,
+			PersonID: "p-anna", GrantID: "g-anna-3b", Resident: true, Visibility: hub.IdentityRemoved},
+			hub.LockDecided{Lock: "0a1b2c3f", Seq: 5, Clock: t0.Add(-time.Hour + 2*time.Second), Entry: hub.EntryRef(hub.EntryKeycard, card)}},
+		{hub.Decision{Door: "front", At: t0.Add(-90 * time.Minute), Kind: hub.CredKeycard, Allowed: false,
+			Reason: hub.UnknownCredential, ClockTrusted: true, Visibility: hub.Visible},
+			hub.LockDecided{Lock: "0a1b2c3d", Seq: 18, Clock: t0.Add(-90*time.Minute - 4*time.Second)}},
+	}
+	var out []cloudlink.ActivityEvent
+	for i, r := range records {
+		a := hub.OfflineAccessActivity(r.d, r.by)
+		a.Seq = uint64(320 + i)
+		ev, err := cloudlink.EventOf(testStream, &a)
+		if err != nil {
+			tb.Fatalf("offline example %d: %v", i, err)
+		}
+		out = append(out, ev)
+	}
+	return out
 }
