@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -56,6 +57,18 @@ func showPending(w io.Writer, views []controlplane.PendingView) {
 		_ = tw.Flush()
 		if v.KeycardsTotal > 0 {
 			fmt.Fprintf(w, "%d keycard changes pending\n", v.KeycardsTotal)
+		}
+		// Each listed card by reference (never its id) and owner; a
+		// deactivation first is what a lost card looks like.
+		for _, k := range v.Keycards {
+			change := "activation"
+			if !k.Active {
+				change = "deactivation"
+			}
+			fmt.Fprintf(w, "  keycard %s of %s: %s pending at %s\n", k.CardRef, k.OwnerID, change, strings.Join(k.Doors, ", "))
+		}
+		if n := v.KeycardsTotal - len(v.Keycards); n > 0 {
+			fmt.Fprintf(w, "  and %d more not listed in the hub's report\n", n)
 		}
 	}
 }

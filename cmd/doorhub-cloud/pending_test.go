@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/doorhub/doorhub/cloudlink"
 	"github.com/doorhub/doorhub/cloudlink/brokertest"
 	"github.com/doorhub/doorhub/cloudlink/controlplane"
 	"github.com/doorhub/doorhub/hub"
@@ -65,11 +66,16 @@ func TestShowPending(t *testing.T) {
 		Doors: []controlplane.PendingDoorView{
 			{Door: "d1", Name: "Front", Synced: true, SyncedVersion: 7},
 			{Door: "d2", Name: "Gym", Pending: 2, SyncedVersion: 5, Overflow: 3, Oldest: &oldest, OldestAgeSeconds: 5400},
-		}}})
+		},
+		Keycards:      []cloudlink.KeycardPending{{CardRef: "5d7f4cb973e2029e", OwnerID: "p-ben", Active: false, Doors: []string{"d2"}}},
+		KeycardsTotal: 3}})
 	want := `hub hub-1 at version 7, reported 2026-11-27T12:00:00Z — the hub has not applied the site's version 8 yet
 DOOR   STATE    PENDING  SYNCED VERSION  OVERFLOW  OLDEST UNAPPLIED
 Front  synced   0        7               0         -
 Gym    pending  2        5               3         2026-11-27T10:30:00Z (1h30m0s ago)
+3 keycard changes pending
+  keycard 5d7f4cb973e2029e of p-ben: deactivation pending at d2
+  and 2 more not listed in the hub's report
 `
 	if b.String() != want {
 		t.Fatalf("got\n%s\nwant\n%s", b.String(), want)
