@@ -124,7 +124,7 @@ func BenchmarkDecide(b *testing.B) {
 func BenchmarkSnapshotApply(b *testing.B) {
 	const n = 100_000
 	var chunks [][]hub.Op
-	if err := (synth{n}).chunks(1000, func(ops []hub.Op) error { chunks = append(chunks, ops); return nil }); err != nil {
+	if err := (synth{n: n}).chunks(1000, func(ops []hub.Op) error { chunks = append(chunks, ops); return nil }); err != nil {
 		b.Fatal(err)
 	}
 	var rawNs float64
@@ -216,7 +216,7 @@ func BenchmarkApplySmallBatch(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer st.Close()
-	if err := (synth{1000}).writeSnapshot(st, 1); err != nil {
+	if err := (synth{n: 1000}).writeSnapshot(st, 1); err != nil {
 		b.Fatal(err)
 	}
 	ctx := context.Background()

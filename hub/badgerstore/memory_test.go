@@ -24,6 +24,13 @@ import (
 
 const memDirEnv = "DOORHUB_BADGERSTORE_MEMORY_DIR"
 
+// memSnapshotEnv says which snapshot the memory child applies: "same"
+// (the site again: a resync that finds nothing to change), "changed"
+// (0.67% of the records changed: synth.changeEvery 100, the typical
+// resync) or "different" (every person, grant and keycard replaced: the
+// worst case).
+const memSnapshotEnv = "DOORHUB_BADGERSTORE_MEMORY_SNAPSHOT"
+
 // memCredentials is the site size of the memory figure (PRODUCT.md: under
 // 64 MB at rest with 100,000 credentials, under 96 MB while a 100,000
 // credential snapshot is applied).
@@ -188,7 +195,14 @@ func TestMemoryChild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := (synth{memCredentials}).chunks(1000, w.Add); err != nil {
+	snapSite := synth{n: memCredentials}
+	switch os.Getenv(memSnapshotEnv) {
+	case "changed":
+		snapSite.changeEvery = 100
+	case "different":
+		snapSite.other = true
+	}
+	if err := snapSite.chunks(1000, w.Add); err != nil {
 		t.Fatal(err)
 	}
 	if p := os.Getenv("DOORHUB_BADGERSTORE_HEAP_PROFILE"); p != "" {
@@ -220,8 +234,7 @@ func TestMemoryChild(t *testing.T) {
 // BenchmarkResidentMemory measures, in a fresh child process so that
 // building the site does not count, the memory of a process holding a
 // 100,000-credential site with the shipped options: at rest after Open
-// (once compactions settle), and the peak while a snapshot of the same
-// size replaces it. It runs once whatever b.N; the figures are metrics.
+
 // Go's default GC pacing lets the heap grow to twice the live data, so it
 // also measures with the memory limit a daemon on a Pi would set.
 func BenchmarkResidentMemory(b *testing.B) {
@@ -235,14 +248,29 @@ func BenchmarkResidentMemory(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	if err := (synth{memCredentials}).writeSnapshot(st, 1); err != nil {
+	if err := (synth{n: memCredentials}).writeSnapshot(st, 1); err != nil {
 		b.Fatal(err)
 	}
 	if err := st.Close(); err != nil {
 		b.Fatal(err)
 	}
-	for _, env := range []string{"GOGC=100", "GOMEMLIMIT=100MiB"} {
-		b.Run(env, func(b *testing.B) {
+	type memCase struct{ snapshot, env string }
+	cases := []memCase{
+		{"changed", "GOGC=100"}, {"changed", "GOMEMLIMIT=100MiB"},
+		{"same", "GOMEMLIMIT=100MiB"},
+		{"different", "GOGC=100"}, {"different", "GOMEMLIMIT=100MiB"},
+	}
+	if e := os.Getenv("DOORHUB_MEMORY_CASES"); e != "" {
+		// For trying other limits: snapshot:VAR=value,...
+		cases = nil
+		for _, c := range strings.Split(e, ",") {
+			snapshot, env, _ := strings.Cut(c, ":")
+			cases = append(cases, memCase{snapshot, env})
+		}
+	}
+	for _, c := range cases {
+		env := c.env
+		b.Run("snapshot="+c.snapshot+"/"+env, func(b *testing.B) {
 			var byPhase map[string]memSample
 			for i := 0; i < b.N; i++ {
 				// Each child gets the site as built: the snapshot of one
@@ -252,7 +280,7 @@ func BenchmarkResidentMemory(b *testing.B) {
 					b.Fatal(err)
 				}
 				byPhase = map[string]memSample{}
-				for _, s := range runMemoryChild(b, dir, []string{env}) {
+				for _, s := range runMemoryChild(b, dir, []string{env, memSnapshotEnv + "=" + c.snapshot}) {
 					byPhase[s.Phase] = s
 					b.Logf("%-27s RSS %9s (anon %9s, files %9s: tables %s, value log %s, memtable logs %s, binary %s, other %s), peak %9s, Go heap %9s allocated, %9s from the OS%s",
 						s.Phase, mb(s.VmRSS), mb(s.RssAnon), mb(s.RssFile), mb(s.FileSST), mb(s.FileVlog), mb(s.FileMem),
@@ -344,7 +372,7 @@ func BenchmarkCatalogMemory(b *testing.B) {
 			perKind[kind] = float64(h-last) / memCredentials
 			last = h
 		}
-		err := (synth{memCredentials}).chunks(1000, func(ops []hub.Op) error {
+		err := (synth{n: memCredentials}).chunks(1000, func(ops []hub.Op) error {
 			// Measure at each change of kind among people, grants, keycards.
 			if k := ops[len(ops)-1].Type; k != kind {
 				if kind == hub.OpPutPerson || kind == hub.OpPutGrant {

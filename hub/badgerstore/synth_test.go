@@ -17,7 +17,17 @@ import (
 // memory test: 200 doors, 20 keys of 10 doors each (the entrance and 9
 // others), and n people, each with one active keycard and one app grant of
 // key i%20, open-ended.
-type synth struct{ n int }
+//
+// A variant changes it: every changeEvery-th person (0: none) has
+// another name and a deactivated keycard — two records each, so 100 gives
+// 0.67% of the records changed, a typical resync after missed batches;
+// other names all people, grants and keycards differently (a wholly
+// different set but for the doors and keys).
+type synth struct {
+	n           int
+	changeEvery int
+	other       bool
+}
 
 const (
 	synthDoors = 200
@@ -77,20 +87,32 @@ func (s synth) chunks(size int, fn func([]hub.Op) error) error {
 		}
 	}
 	person := func(i int) string { return fmt.Sprintf("p%07d", i) }
+	grant := func(i int) string { return fmt.Sprintf("g%07d", i) }
+	card := synthCard
+	if s.other {
+		person = func(i int) string { return fmt.Sprintf("q%07d", i) }
+		grant = func(i int) string { return fmt.Sprintf("h%07d", i) }
+		card = func(i int) string { return synthCard(i + s.n) }
+	}
+	changed := func(i int) bool { return s.changeEvery > 0 && i%s.changeEvery == 0 }
 	for i := 0; i < s.n; i++ {
+		name := fmt.Sprintf("Resident %d", i)
+		if changed(i) {
+			name += " (moved)"
+		}
 		if err := emit(hub.Op{Type: hub.OpPutPerson, Person: &hub.Person{ID: person(i),
-			Email: person(i) + "@example.com", Name: fmt.Sprintf("Resident %d", i)}}); err != nil {
+			Email: person(i) + "@example.com", Name: name}}); err != nil {
 			return err
 		}
 	}
 	for i := 0; i < s.n; i++ {
-		if err := emit(hub.Op{Type: hub.OpPutGrant, Grant: &hub.Grant{ID: fmt.Sprintf("g%07d", i), PersonID: person(i),
+		if err := emit(hub.Op{Type: hub.OpPutGrant, Grant: &hub.Grant{ID: grant(i), PersonID: person(i),
 			KeyID: fmt.Sprintf("k-%02d", i%synthKeys), Resident: true, StartsAt: synthStart, Method: hub.MethodApp}}); err != nil {
 			return err
 		}
 	}
 	for i := 0; i < s.n; i++ {
-		if err := emit(hub.Op{Type: hub.OpPutKeycard, Keycard: &hub.Keycard{CardID: synthCard(i), OwnerID: person(i), Active: true}}); err != nil {
+		if err := emit(hub.Op{Type: hub.OpPutKeycard, Keycard: &hub.Keycard{CardID: card(i), OwnerID: person(i), Active: !changed(i)}}); err != nil {
 			return err
 		}
 	}
@@ -141,7 +163,7 @@ func openBenchSite(b *testing.B, n int) *benchSite {
 		b.Fatal(err)
 	}
 	start := time.Now()
-	if err := (synth{n}).writeSnapshot(st, 1); err != nil {
+	if err := (synth{n: n}).writeSnapshot(st, 1); err != nil {
 		b.Fatal(err)
 	}
 	site := &benchSite{dir: dir, store: st, build: time.Since(start)}
