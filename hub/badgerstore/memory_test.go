@@ -256,9 +256,9 @@ func BenchmarkResidentMemory(b *testing.B) {
 	}
 	type memCase struct{ snapshot, env string }
 	cases := []memCase{
-		{"changed", "GOGC=100"}, {"changed", "GOMEMLIMIT=100MiB"},
-		{"same", "GOMEMLIMIT=100MiB"},
-		{"different", "GOGC=100"}, {"different", "GOMEMLIMIT=100MiB"},
+		{"changed", "GOGC=100"}, {"changed", "GOMEMLIMIT=80MiB"},
+		{"same", "GOMEMLIMIT=80MiB"},
+		{"different", "GOGC=100"}, {"different", "GOMEMLIMIT=80MiB"},
 	}
 	if e := os.Getenv("DOORHUB_MEMORY_CASES"); e != "" {
 		// For trying other limits: snapshot:VAR=value,...
