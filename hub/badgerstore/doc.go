@@ -9,11 +9,17 @@
 //     fit in one, a journal whose commit point is one transaction. After a
 //     crash the store opens at the last committed version with exactly
 //     the set of that version.
-//   - A snapshot is written into a new generation of keys as its chunks
-//     arrive and replaces the set in one synced transaction at Commit.
-//     Until then readers, and batches, see the old set; an aborted or
-//     interrupted snapshot leaves nothing but keys the store removes in
-//     the background.
+//   - A snapshot replaces the set atomically at Commit, with exactly the
+//     records a fresh load of its chunks would give. One that differs
+//     from the set in at most Options.SnapshotDiffMax records is compared
+//     with it as it arrives and committed as a batch of the differences
+//     (one transaction, or the journal), without a second catalog in
+//     memory; batches applied while it arrives do not change its result
+//     (copy on write). A larger one is written into a new generation of
+//     keys as its chunks arrive and replaces the set in one synced
+//     transaction. Until Commit readers, and batches, see the old set; an
+//     aborted or interrupted snapshot leaves nothing but keys the store
+//     removes in the background.
 //   - Readers (View, and so hub.Engine.Decide) never see a batch or a
 //     snapshot half applied, nor a batch the disk does not hold: Apply
 //     holds the read lock out while it writes, so a decision can wait for
@@ -27,8 +33,9 @@
 // # Concurrency
 //
 // All methods are safe for concurrent use. Writers (Apply, snapshot
-// Commit, RecordFirstUse, SaveFloor) are serialised; a snapshot's Add runs
-// beside them. Open starts two goroutines, the value log garbage
+// Commit, RecordFirstUse, SaveFloor) are serialised; a snapshot's Add
+// runs beside them, but while it compares a chunk with the set it holds
+// the writers' lock (a batch waits for one chunk). Open starts two goroutines, the value log garbage
 // collector and the reaper of dropped generations; Close stops both
 // before closing the database.
 //

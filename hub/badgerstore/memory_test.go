@@ -27,7 +27,8 @@ const memDirEnv = "DOORHUB_BADGERSTORE_MEMORY_DIR"
 // memSnapshotEnv says which snapshot the memory child applies: "same"
 // (the site again: a resync that finds nothing to change), "changed"
 // (0.67% of the records changed: synth.changeEvery 100, the typical
-// resync) or "different" (every person, grant and keycard replaced: the
+// resync), "changed-max" (20,000 records changed, the largest diff
+// DefaultSnapshotDiffMax allows) or "different" (every person, grant and keycard replaced: the
 // worst case).
 const memSnapshotEnv = "DOORHUB_BADGERSTORE_MEMORY_SNAPSHOT"
 
@@ -199,6 +200,8 @@ func TestMemoryChild(t *testing.T) {
 	switch os.Getenv(memSnapshotEnv) {
 	case "changed":
 		snapSite.changeEvery = 100
+	case "changed-max":
+		snapSite.changeEvery = 10 // 20,000 records: DefaultSnapshotDiffMax
 	case "different":
 		snapSite.other = true
 	}
