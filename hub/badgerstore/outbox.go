@@ -18,6 +18,7 @@ import (
 
 	"github.com/doorhub/doorhub/hub"
 	"github.com/doorhub/doorhub/hub/eventlog"
+	"github.com/doorhub/doorhub/hub/internal/seqset"
 )
 
 // The outbox's keys, beside the store's in the same database (one Badger
@@ -143,8 +144,8 @@ type Outbox struct {
 	closed bool
 
 	mu       sync.Mutex
-	next     uint64    // the seq the next stored record gets
-	stored   intervals // the seqs stored and not removed
+	next     uint64     // the seq the next stored record gets
+	stored   seqset.Set // the seqs stored and not removed
 	msgNext  uint64
 	msgLimit uint64
 	// Degraded state, owned by the writer, read by Status under mu.
@@ -243,14 +244,14 @@ func (o *Outbox) load() error {
 			if !ok {
 				return fmt.Errorf("%w: key %q", ErrFormat, it.Item().Key())
 			}
-			o.stored.add(seq, seq)
+			o.stored.Add(seq, seq)
 		}
 		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("badgerstore: opening the outbox: %w", err)
 	}
-	if _, hi, ok := o.stored.last(); ok && hi > last {
+	if _, hi, ok := o.stored.Last(); ok && hi > last {
 		last = hi // cannot happen: o/seq is written with the records
 	}
 	o.next = last + 1
@@ -470,7 +471,7 @@ func (o *Outbox) write(recs []hub.Activity, acks [][2]uint64) (uint64, error) {
 	}
 	o.mu.Lock()
 	o.next = last + 1
-	o.stored.add(first, last)
+	o.stored.Add(first, last)
 	o.mu.Unlock()
 	return first, nil
 }
@@ -574,7 +575,7 @@ func (o *Outbox) alarm() {
 // Read implements hub.Outbox.
 func (o *Outbox) Read(from, to uint64, max int) ([]hub.Activity, error) {
 	o.mu.Lock()
-	ranges := o.stored.within(from, to)
+	ranges := o.stored.Within(from, to)
 	o.mu.Unlock()
 	if len(ranges) == 0 || max <= 0 {
 		return nil, nil
@@ -618,7 +619,7 @@ func (o *Outbox) Read(from, to uint64, max int) ([]hub.Activity, error) {
 // one transaction per few thousand.
 func (o *Outbox) Remove(from, to uint64) error {
 	o.mu.Lock()
-	ranges := o.stored.within(from, to+1)
+	ranges := o.stored.Within(from, to+1)
 	o.mu.Unlock()
 	if len(ranges) == 0 {
 		return nil
@@ -644,7 +645,7 @@ func (o *Outbox) Remove(from, to uint64) error {
 	}
 	o.mu.Lock()
 	for _, r := range ranges {
-		o.stored.remove(r[0], r[1])
+		o.stored.Remove(r[0], r[1])
 	}
 	o.mu.Unlock()
 	return nil
@@ -654,7 +655,7 @@ func (o *Outbox) Remove(from, to uint64) error {
 func (o *Outbox) Bounds() (first, next uint64) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if lo, _, ok := o.stored.first(); ok {
+	if lo, _, ok := o.stored.First(); ok {
 		first = lo
 	}
 	return first, o.next
@@ -690,7 +691,7 @@ func (o *Outbox) Status() hub.OutboxStatus {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	return hub.OutboxStatus{
-		Stream: o.stream, Pending: int(o.stored.count()), Next: o.next,
+		Stream: o.stream, Pending: int(o.stored.Count()), Next: o.next,
 		Degraded: o.degraded != "", Reason: o.degraded, Since: o.since,
 		Held: len(o.held), Discarded: o.discarded,
 	}
@@ -753,90 +754,4 @@ func (o *Outbox) Close() error {
 		return fmt.Errorf("badgerstore: outbox closed with %d records not stored: %w", st.Held, hub.ErrNotDurable)
 	}
 	return nil
-}
-
-// intervals is a sorted set of disjoint, non-adjacent seq ranges
-// [lo, hi]: the records stored. The stream is appended at its end and
-// removed in message-sized ranges, so it holds few ranges.
-type intervals [][2]uint64
-
-func (s *intervals) add(lo, hi uint64) {
-	n := len(*s)
-	if n > 0 && (*s)[n-1][1]+1 >= lo && lo > (*s)[n-1][0] {
-		(*s)[n-1][1] = max((*s)[n-1][1], hi)
-		return
-	}
-	if n == 0 || (*s)[n-1][1] < lo {
-		*s = append(*s, [2]uint64{lo, hi})
-		return
-	}
-	// Out of order (load is in order; this is defensive): insert and merge.
-	all := append(*s, [2]uint64{lo, hi})
-	for i := len(all) - 1; i > 0 && all[i][0] < all[i-1][0]; i-- {
-		all[i], all[i-1] = all[i-1], all[i]
-	}
-	merged := all[:1]
-	for _, r := range all[1:] {
-		last := &merged[len(merged)-1]
-		if r[0] <= last[1]+1 {
-			last[1] = max(last[1], r[1])
-		} else {
-			merged = append(merged, r)
-		}
-	}
-	*s = merged
-}
-
-func (s *intervals) remove(lo, hi uint64) {
-	var out intervals
-	for _, r := range *s {
-		if r[1] < lo || r[0] > hi {
-			out = append(out, r)
-			continue
-		}
-		if r[0] < lo {
-			out = append(out, [2]uint64{r[0], lo - 1})
-		}
-		if r[1] > hi {
-			out = append(out, [2]uint64{hi + 1, r[1]})
-		}
-	}
-	*s = out
-}
-
-// within returns the parts of the set in [from, to).
-func (s intervals) within(from, to uint64) [][2]uint64 {
-	var out [][2]uint64
-	if to <= from {
-		return nil
-	}
-	for _, r := range s {
-		if r[1] < from || r[0] >= to {
-			continue
-		}
-		out = append(out, [2]uint64{max(r[0], from), min(r[1], to-1)})
-	}
-	return out
-}
-
-func (s intervals) first() (lo, hi uint64, ok bool) {
-	if len(s) == 0 {
-		return 0, 0, false
-	}
-	return s[0][0], s[0][1], true
-}
-
-func (s intervals) last() (lo, hi uint64, ok bool) {
-	if len(s) == 0 {
-		return 0, 0, false
-	}
-	return s[len(s)-1][0], s[len(s)-1][1], true
-}
-
-func (s intervals) count() uint64 {
-	var n uint64
-	for _, r := range s {
-		n += r[1] - r[0] + 1
-	}
-	return n
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/doorhub/doorhub/hub"
 	"github.com/doorhub/doorhub/hub/eventlog"
+	"github.com/doorhub/doorhub/hub/internal/seqset"
 )
 
 // OutboxLogDir is the directory of a log outbox's segments, inside the
@@ -65,7 +66,7 @@ func (s *Store) OpenLogOutbox(opts OutboxOptions) (*Outbox, error) {
 		return o, nil
 	}
 	o.elog = elog
-	o.stored = intervals(elog.Stored())
+	o.stored = seqset.Set(elog.Stored())
 	// o/seq is a floor for the seqs also when the log lost its Skip.
 	o.next = max(o.next, elog.Next())
 	go o.writer()
@@ -79,8 +80,8 @@ var testHookMigrate atomic.Pointer[func() error]
 // migrate moves the records load found as Badger keys into elog, and
 // makes elog's next seq at least the outbox's.
 func (o *Outbox) migrate(elog *eventlog.Log) error {
-	if first, _, ok := o.stored.first(); ok {
-		_, last, _ := o.stored.last()
+	if first, _, ok := o.stored.First(); ok {
+		_, last, _ := o.stored.Last()
 		moved := 0
 		for from := first; from <= last; {
 			recs, err := o.Read(from, last+1, 1000)
@@ -163,10 +164,10 @@ func (o *Outbox) writeLog(recs []hub.Activity, acks [][2]uint64) (uint64, error)
 	if len(recs) > 0 {
 		last := first + uint64(len(recs)) - 1
 		o.next = last + 1
-		o.stored.add(first, last)
+		o.stored.Add(first, last)
 	}
 	for _, a := range acks {
-		o.stored.remove(a[0], a[1])
+		o.stored.Remove(a[0], a[1])
 	}
 	o.mu.Unlock()
 	return first, nil

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+
+	"github.com/doorhub/doorhub/hub/internal/seqset"
 )
 
 // Errors of a Log.
@@ -74,7 +76,7 @@ type Log struct {
 	mu     sync.RWMutex
 	segs   []*segment
 	next   uint64
-	stored intervals
+	stored seqset.Set
 	closed bool
 }
 
@@ -222,7 +224,7 @@ func (l *Log) recover() error {
 		if i+1 < len(l.segs) {
 			limit = l.segs[i+1].base
 		}
-		l.stored.remove(s.base, ^uint64(0))
+		l.stored.Remove(s.base, ^uint64(0))
 		last = min(last, s.base-1)
 		var torn bool
 		last, torn, err = l.scan(s, limit, last)
@@ -319,7 +321,7 @@ func (l *Log) scan(s *segment, limit, last uint64) (uint64, bool, error) {
 		}
 		if seq == 0 {
 			from, to := decodeAck(p)
-			l.stored.remove(from, to)
+			l.stored.Remove(from, to)
 			continue
 		}
 		if seq >= limit || seq <= last {
@@ -331,7 +333,7 @@ func (l *Log) scan(s *segment, limit, last uint64) (uint64, bool, error) {
 			s.index = append(s.index, indexEntry{seq, off})
 		}
 		s.nrec++
-		l.stored.add(seq, seq)
+		l.stored.Add(seq, seq)
 		last = seq
 	}
 }
@@ -586,14 +588,14 @@ func (l *Log) publish(recs []Record, acks [][2]uint64) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for _, r := range recs {
-		l.stored.add(r.Seq, r.Seq)
+		l.stored.Add(r.Seq, r.Seq)
 	}
 	if len(recs) > 0 {
 		l.next = recs[len(recs)-1].Seq + 1
 	}
 	l.next = max(l.next, l.wNext)
 	for _, a := range acks {
-		l.stored.remove(a[0], a[1])
+		l.stored.Remove(a[0], a[1])
 	}
 }
 
@@ -607,7 +609,7 @@ func (l *Log) collect() {
 	var gone []*segment
 	for len(l.segs) > 1 {
 		s, nxt := l.segs[0], l.segs[1]
-		if len(l.stored.within(s.base, nxt.base)) > 0 {
+		if len(l.stored.Within(s.base, nxt.base)) > 0 {
 			break
 		}
 		gone = append(gone, s)
@@ -664,14 +666,14 @@ func (l *Log) Bounds() (first, next uint64) {
 func (l *Log) Stored() [][2]uint64 {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
-	return l.stored.clone()
+	return l.stored.Clone()
 }
 
 // Len counts the stored records.
 func (l *Log) Len() int {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
-	return int(l.stored.count())
+	return int(l.stored.Count())
 }
 
 // Segments counts the segment files in use.
@@ -690,7 +692,7 @@ func (l *Log) Read(from, to uint64, most int, fn func(seq uint64, data []byte) e
 	if l.closed {
 		return ErrClosed
 	}
-	ranges := l.stored.within(from, to)
+	ranges := l.stored.Within(from, to)
 	if len(ranges) == 0 || most <= 0 {
 		return nil
 	}
@@ -727,7 +729,7 @@ func (l *Log) Read(from, to uint64, most int, fn func(seq uint64, data []byte) e
 			if seq >= hi {
 				break
 			}
-			if !l.stored.has(seq) {
+			if !l.stored.Has(seq) {
 				continue
 			}
 			if err := fn(seq, p); err != nil {
