@@ -299,7 +299,17 @@ func (w *snapshot) commitDiff() (done bool, err error) {
 	defer s.mu.Unlock()
 	changes, err := s.cat.ApplySnapshot(w.diff)
 	if err != nil {
-		return fail(err)
+		// The catalog is as it was. Add checked all Load checks but the
+		// collisions of emails and device keys, which only applying
+		// finds: let a fresh load judge them, as the generation path
+		// does (a genuine collision is refused there with Load's error;
+		// a placeholder email a real person happens to use is not one).
+		s.log.Debug("snapshot diff refused; trying it as a new generation", slog.Uint64("version", w.version), slog.Any("err", err))
+		if err := w.toGeneration(); err != nil {
+			w.abort()
+			return true, err
+		}
+		return false, nil
 	}
 	w.finish()
 	committed, err := s.persist(changes, w.version)

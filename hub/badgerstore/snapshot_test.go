@@ -156,7 +156,33 @@ func TestSnapshotAsDiff(t *testing.T) {
 	if err := w.Commit(); !errors.Is(err, hub.ErrStaleBatch) {
 		t.Errorf("Commit of an overtaken diff snapshot = %v, want ErrStaleBatch", err)
 	}
+
+	// A person takes the placeholder email ApplySnapshot gives another
+	// for a moment (p-zed, second of the people the diff changes, gets
+	// p1@…): the diff collides with itself, a fresh load does not, and
+	// the store falls back to a new generation.
 	v := s.Version()
+	if err := s.Apply(bg, storetest.Batch(v, hub.Op{Type: hub.OpPutPerson, Person: &hub.Person{ID: "p-zed", Email: "zed@example.com"}})); err != nil {
+		t.Fatal(err)
+	}
+	v++
+	swap := hub.NewCatalog()
+	_ = swap.Load(storetest.SiteID, ops)
+	if _, err := swap.Apply(storetest.SiteID, []hub.Op{
+		{Type: hub.OpPutPerson, Person: &hub.Person{ID: "p-zed", Email: "zed2@example.com"}},
+		{Type: hub.OpPutPerson, Person: &hub.Person{ID: "p-aaa", Email: "p1@snapshot-swap.invalid"}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	gen = s.gen
+	v++
+	if err := hub.Replace(bg, s, &hub.Snapshot{Site: storetest.SiteID, Version: v, Ops: snapshotOf(swap)}); err != nil {
+		t.Fatalf("a snapshot whose diff collides with its own placeholder: %v", err)
+	}
+	check(loaded(t, snapshotOf(swap), v), "after a snapshot whose diff collided with itself")
+	if s.gen == gen {
+		t.Error("a snapshot whose diff collided with itself did not fall back to a new generation")
+	}
 
 	// Past SnapshotDiffMax: a new generation.
 	s.opts.SnapshotDiffMax = 10
