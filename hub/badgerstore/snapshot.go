@@ -18,7 +18,7 @@ import (
 var errSnapshotDone = errors.New("badgerstore: snapshot already committed or aborted")
 
 // BeginSnapshot implements hub.Store. A snapshot of the site the store
-// holds is compared with the current set as its chunks arrive, keeping
+// holds (not an empty store) is compared with the current set as its chunks arrive, keeping
 // only what differs (a hub.SnapshotDiff), and applied at Commit as one
 // batch; one that differs in more than Options.SnapshotDiffMax records, or
 // of another site, is written into a new generation while a new catalog
@@ -37,7 +37,9 @@ func (s *Store) BeginSnapshot(ctx context.Context, site string, version uint64) 
 	defer s.leave()
 	w := &snapshot{s: s, site: site, version: version}
 	s.writeMu.Lock()
-	if cur := s.cat.Site(); s.opts.snapshotDiffMax() > 0 && (cur == nil || cur.ID == site) {
+	// An empty store has nothing to compare with: it loads the snapshot
+	// into a new generation straight away.
+	if cur := s.cat.Site(); s.opts.snapshotDiffMax() > 0 && cur != nil && cur.ID == site {
 		w.diff = s.cat.DiffSnapshot(site)
 	}
 	s.writeMu.Unlock()
