@@ -2,6 +2,8 @@ package badgerstore
 
 import (
 	"errors"
+	"fmt"
+	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -214,4 +216,69 @@ func firstUseOf(s *Store, id string) (time.Time, bool) {
 	var ok bool
 	s.View(func(c *hub.Catalog) { u, ok = c.FirstUse(id) })
 	return u, ok
+}
+
+// TestSnapshotDiffRandomBatches: snapshots of a history's set, each a few
+// versions ahead of the store, arrive in chunks while the store applies
+// batches of its own that diverge from the snapshot (deletions, revokes,
+// keycards toggled, new people); after Commit the store holds exactly the
+// snapshot, also after a reopen.
+func TestSnapshotDiffRandomBatches(t *testing.T) {
+	dir := t.TempDir()
+	s := openTest(t, dir)
+	defer func() { s.Close() }()
+	h := newHistory()
+	for h.version < 20 {
+		if err := h.next(t).apply(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rng := rand.New(rand.NewPCG(7, 7))
+	rounds := 40
+	if testing.Short() {
+		rounds = 10
+	}
+	gen := s.gen
+	for round := 0; round < rounds; round++ {
+		k := 2 + rng.IntN(5)
+		for i := 0; i < k; i++ {
+			h.next(t) // the model moves on; the store does not
+		}
+		want := storetest.ContentOf(t, h.model)
+		var ops []hub.Op
+		h.model.View(func(c *hub.Catalog) { ops = snapshotOf(c) })
+		w, err := s.BeginSnapshot(bg, storetest.SiteID, h.version)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for len(ops) > 0 {
+			n := min(len(ops), 1+rng.IntN(60))
+			if err := w.Add(ops[:n]); err != nil {
+				t.Fatalf("round %d: Add: %v", round, err)
+			}
+			ops = ops[n:]
+			if v := s.Version(); rng.IntN(4) == 0 && v+1 < h.version {
+				var bops []hub.Op
+				s.View(func(c *hub.Catalog) { bops = h.smallOps(rng, c, 1_000_000+v) })
+				if err := s.Apply(bg, &hub.Batch{Site: storetest.SiteID, Version: v + 1, Base: v, IssuedAt: storetest.T0, Ops: bops}); err != nil {
+					t.Fatalf("round %d: diverging batch: %v", round, err)
+				}
+			}
+		}
+		if err := w.Commit(); err != nil {
+			t.Fatalf("round %d: Commit: %v", round, err)
+		}
+		storetest.RequireSameContent(t, want, storetest.ContentOf(t, s), fmt.Sprintf("round %d", round))
+		storetest.CheckInvariants(t, s)
+		if round%10 == 9 {
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			s = openTest(t, dir)
+			storetest.RequireSameContent(t, want, storetest.ContentOf(t, s), fmt.Sprintf("round %d, reopened", round))
+		}
+	}
+	if s.gen != gen {
+		t.Errorf("diff snapshots moved the generation from %d to %d", gen, s.gen)
+	}
 }
