@@ -25,6 +25,12 @@ import (
 // the value of every record it touches that the snapshot saw unchanged
 // (copy on write), so the snapshot's value still wins at ApplySnapshot.
 //
+// One difference remains, for snapshots that put the same record twice
+// (the cloud's never do: they are a catalog's Records): the diff judges
+// the record's last value, a fresh load each in turn, so two people who
+// share an email until a later put changes one of them are refused by
+// the load and taken by the diff.
+//
 // A SnapshotDiff is guarded by whatever serialises the live catalog's
 // writers: Add, Records and ApplySnapshot must not run beside the
 // catalog's Apply (readers may go on).

@@ -144,7 +144,7 @@ func TestSnapshotDiffEqualsLoad(t *testing.T) {
 	}
 	w := diffWorld{rng: rand.New(rand.NewSource(2)), start: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)}
 	rng := w.rng
-	var applied, refused, withBatches, changedTotal int
+	var applied, refused, applyRefused, withBatches, changedTotal int
 	for round := 0; round < rounds; round++ {
 		live := NewCatalog()
 		if _, err := live.Apply("s", []Op{{Type: OpPutSite, Site: w.site()}}); err != nil {
@@ -221,7 +221,19 @@ func TestSnapshotDiffEqualsLoad(t *testing.T) {
 		var applyErr error
 		var changes []Change
 		if addErr == nil {
+			var held []Op
+			_ = d.Records(func(o Op) error { held = append(held, o); return nil })
 			changes, applyErr = live.ApplySnapshot(d)
+			if applyErr != nil {
+				// A store falls back to loading what the diff holds: the
+				// rollback must leave it holding the same.
+				var after []Op
+				_ = d.Records(func(o Op) error { after = append(after, o); return nil })
+				if !reflect.DeepEqual(recordMap(t, held), recordMap(t, after)) {
+					t.Fatalf("round %d: after a refused ApplySnapshot (%v) the diff holds other records", round, applyErr)
+				}
+				applyRefused++
+			}
 		} else {
 			d.Close()
 		}
@@ -285,7 +297,8 @@ func TestSnapshotDiffEqualsLoad(t *testing.T) {
 			withBatches++
 		}
 	}
-	t.Logf("%d snapshots applied as diffs (%d with batches between chunks, %d changes in all), %d refused", applied, withBatches, changedTotal, refused)
+	t.Logf("%d snapshots applied as diffs (%d with batches between chunks, %d changes in all), %d refused (%d by ApplySnapshot)",
+		applied, withBatches, changedTotal, refused, applyRefused)
 	if applied < rounds/2 || refused < rounds/20 || withBatches < rounds/4 {
 		t.Fatalf("too little coverage: %d applied, %d refused, %d with batches", applied, refused, withBatches)
 	}
