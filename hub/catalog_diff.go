@@ -28,8 +28,8 @@ import (
 // One difference remains, for snapshots that put the same record twice
 // (the cloud's never do: they are a catalog's Records): the diff judges
 // the record's last value, a fresh load each in turn, so two people who
-// share an email until a later put changes one of them are refused by
-// the load and taken by the diff.
+// share an email (or two devices a key) until a later put changes one of
+// them are refused by the load and taken by the diff.
 //
 // A SnapshotDiff is guarded by whatever serialises the live catalog's
 // writers: Add, Records and ApplySnapshot must not run beside the
