@@ -37,6 +37,11 @@ const memSnapshotEnv = "DOORHUB_BADGERSTORE_MEMORY_SNAPSHOT"
 // credential snapshot is applied).
 const memCredentials = 100_000
 
+// memEvents is how many activity records wait in the outbox during the
+// memory figure (PRODUCT.md: "and 100,000 buffered events"): access
+// decisions of the site, in the log outbox the daemon uses.
+const memEvents = 100_000
+
 // memSample is the process's memory at one moment.
 type memSample struct {
 	Phase   string `json:"phase"`
@@ -177,6 +182,13 @@ func TestMemoryChild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	ob, err := s.OpenLogOutbox(OutboxOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := ob.Status().Pending; got != memEvents {
+		t.Fatalf("the outbox holds %d records, want the %d buffered", got, memEvents)
+	}
 	took := time.Since(start)
 	open := sampleMemory("opened")
 	open.Took = took
@@ -229,14 +241,54 @@ func TestMemoryChild(t *testing.T) {
 			f.Close()
 		}
 	}
+	if err := ob.Close(); err != nil {
+		t.Fatal(err)
+	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
 }
 
+// bufferEvents appends memEvents access decisions of the site to the
+// store's log outbox, as many locks' sessions would while the cloud is
+// unreachable.
+func bufferEvents(st *Store) error {
+	ob, err := st.OpenLogOutbox(OutboxOptions{})
+	if err != nil {
+		return err
+	}
+	engine := hub.NewEngine(st, hub.EngineOptions{})
+	now := hub.Now{Time: time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC), Trusted: true}
+	const writers = 64
+	errs := make(chan error, writers)
+	for w := range writers {
+		go func() {
+			for i := w; i < memEvents; i += writers {
+				j := i % memCredentials
+				d := engine.Decide(synthDoorOf(j), hub.Presentation{Kind: hub.CredKeycard, CardID: synthCard(j)}, now)
+				if _, err := ob.Append(context.Background(), hub.AccessActivity(d)); err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range writers {
+		if e := <-errs; e != nil && err == nil {
+			err = e
+		}
+	}
+	if e := ob.Close(); err == nil {
+		err = e
+	}
+	return err
+}
+
 // BenchmarkResidentMemory measures, in a fresh child process so that
 // building the site does not count, the memory of a process holding a
-// 100,000-credential site with the shipped options: at rest after Open
+// 100,000-credential site with the shipped options and 100,000 activity
+// records waiting in the log outbox: at rest after Open
 // (once compactions settle), and the peak while a snapshot of the same
 // size replaces it: the same site with 0.67% of its records changed (the
 // typical resync, applied as a diff), the same site unchanged, and a
@@ -256,6 +308,9 @@ func BenchmarkResidentMemory(b *testing.B) {
 		b.Fatal(err)
 	}
 	if err := (synth{n: memCredentials}).writeSnapshot(st, 1); err != nil {
+		b.Fatal(err)
+	}
+	if err := bufferEvents(st); err != nil {
 		b.Fatal(err)
 	}
 	if err := st.Close(); err != nil {
@@ -310,14 +365,24 @@ func BenchmarkResidentMemory(b *testing.B) {
 	}
 }
 
-// copyFiles copies the files of directory src (Badger's directory is
-// flat) into dst.
+// copyFiles copies directory src — Badger's files and the log outbox's
+// directory of segments — into dst.
 func copyFiles(src, dst string) error {
 	entries, err := os.ReadDir(src)
 	if err != nil {
 		return err
 	}
 	for _, e := range entries {
+		if e.IsDir() { // the log outbox's segments
+			sub := filepath.Join(dst, e.Name())
+			if err := os.Mkdir(sub, 0o700); err != nil {
+				return err
+			}
+			if err := copyFiles(filepath.Join(src, e.Name()), sub); err != nil {
+				return err
+			}
+			continue
+		}
 		if !e.Type().IsRegular() {
 			continue
 		}
