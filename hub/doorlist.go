@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"math"
 	"sort"
 	"time"
 )
@@ -208,6 +209,14 @@ type DoorList struct {
 	// Digest is SHA-256 over the encoded entries in order. A lock reports
 	// the digest of the list it holds; the hub compares.
 	Digest [sha256.Size]byte
+
+	// The same catalog gives this list from second computedAt (as
+	// ceilSeconds counts them) until changesAt: the earliest end of any
+	// window behind an entry (merged or not), or, when the list
+	// overflows, the earliest start still to
+	// come (the order of what is kept uses them); math.MaxInt64: never.
+	// Before computedAt, windows it left out as ended may still be open.
+	computedAt, changesAt int64
 }
 
 // ListOverflow counts the credentials left out of a door's list for
@@ -304,15 +313,17 @@ func DoorListOf(c *Catalog, doorID string, now time.Time) (*DoorList, error) {
 	}
 	nowSec := ceilSeconds(now)
 	var all []ListEntry
+	next := int64(math.MaxInt64) // the first second a window of an entry ends
 	for h := range c.cards.recs {
 		k := &c.cards.recs[h]
 		if !k.live || !k.active {
 			continue
 		}
-		ws, prio := admitWindows(c, k.owner, doorID, CredKeycard, nowSec)
+		ws, prio, ends := admitWindows(c, k.owner, doorID, CredKeycard, nowSec)
 		if len(ws) == 0 {
 			continue
 		}
+		next = min(next, ends)
 		id := append([]byte(nil), k.id[:k.n]...)
 		all = append(all, ListEntry{Kind: EntryKeycard, ID: id, Windows: ws, Priority: prio, PersonID: c.people.recs[k.owner].id()})
 	}
@@ -322,15 +333,21 @@ func DoorListOf(c *Catalog, doorID string, now time.Time) (*DoorList, error) {
 		if owner == none {
 			continue
 		}
-		ws, prio := admitWindows(c, owner, doorID, CredMobile, nowSec)
+		ws, prio, ends := admitWindows(c, owner, doorID, CredMobile, nowSec)
 		if len(ws) == 0 {
 			continue
 		}
+		next = min(next, ends)
 		all = append(all, ListEntry{Kind: EntryPhone, ID: append([]byte(nil), dev.PublicKey...), Windows: ws, Priority: prio, PersonID: dev.OwnerID})
 	}
-	l := &DoorList{Door: doorID, Capacity: capacity}
+	l := &DoorList{Door: doorID, Capacity: capacity, computedAt: nowSec, changesAt: next}
 	l.Overflow.Desired = len(all)
 	if len(all) > capacity {
+		for i := range all {
+			if all[i].Windows[0].Start > nowSec {
+				l.changesAt = min(l.changesAt, all[i].Windows[0].Start)
+			}
+		}
 		sort.SliceStable(all, func(i, j int) bool {
 			a, b := &all[i], &all[j]
 			if a.Priority != b.Priority {
@@ -362,9 +379,10 @@ func DoorListOf(c *Catalog, doorID string, now time.Time) (*DoorList, error) {
 // windows of the person's grants of keys with the door that admit the kind,
 // and of their guest grants of such keys intersected with the host's
 // sharing grants (docs/access-rules.md steps 3 and 4, on a trusted clock).
-func admitWindows(c *Catalog, n int32, doorID string, kind CredentialKind, nowSec int64) ([]ListWindow, Priority) {
-	var ws []ListWindow
-	prio := PriorityGuest
+// ends is the first second after nowSec at which one of those windows
+// ends (math.MaxInt64: none does): the merged windows change then.
+func admitWindows(c *Catalog, n int32, doorID string, kind CredentialKind, nowSec int64) (ws []ListWindow, prio Priority, ends int64) {
+	prio = PriorityGuest
 	own, resident := false, false
 	dh := c.doorH(doorID)
 	for h := c.people.recs[n].grants; h != none; h = c.grants.recs[h].next {
@@ -412,7 +430,13 @@ func admitWindows(c *Catalog, n int32, doorID string, kind CredentialKind, nowSe
 	case own:
 		prio = PriorityStaff
 	}
-	return mergeWindows(ws, nowSec), prio
+	ends = math.MaxInt64
+	for _, w := range ws {
+		if e := endOf(w); e > nowSec && e > w.Start {
+			ends = min(ends, e)
+		}
+	}
+	return mergeWindows(ws, nowSec), prio, ends
 }
 
 const minInt64 = -1 << 63

@@ -70,6 +70,13 @@ func (s *DoorSync) door(id string) *doorSync {
 	return d
 }
 
+// holds reports whether the door's desired list is the one with the
+// digest, its entries known.
+func (s *DoorSync) holds(door string, digest [sha256.Size]byte) bool {
+	d := s.doors[door]
+	return d != nil && d.desired.digest == digest && d.desired.entries != nil
+}
+
 // Desire records a door's newly computed list at the moment at. A list
 // with the digest already desired changes nothing; otherwise it becomes
 // the next version. It returns the desired version.

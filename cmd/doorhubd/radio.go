@@ -166,9 +166,11 @@ func (m *Main) doors() []status.Door {
 		for _, d := range c.Doors() {
 			index[d.ID] = len(out)
 			sd := status.Door{Door: d.ID, Name: d.Name, Type: string(d.Type), Known: true, BatteryPercent: -1}
-			if l, err := hub.DoorListOf(c, d.ID, now); err == nil {
-				sd.ListDigest = hex.EncodeToString(l.Digest[:hub.MinAckDigest])
-				sd.Overflow = l.Overflow.Total()
+			if m.DoorLists == nil { // else the door lists' cached lists below say
+				if l, err := hub.DoorListOf(c, d.ID, now); err == nil {
+					sd.ListDigest = hex.EncodeToString(l.Digest[:hub.MinAckDigest])
+					sd.Overflow = l.Overflow.Total()
+				}
 			}
 			out = append(out, sd)
 		}
@@ -180,6 +182,7 @@ func (m *Main) doors() []status.Door {
 				continue
 			}
 			d := &out[i]
+			d.ListDigest = p.DesiredDigest[:min(len(p.DesiredDigest), 2*hub.MinAckDigest)]
 			d.ListCurrent, d.ListDrift, d.Overflow = p.Current, p.Drift, p.Overflow
 			d.PendingActivations, d.PendingRevocations = p.Activations, p.Revocations
 			d.OldestRevocation = p.OldestRevocation
