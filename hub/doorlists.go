@@ -108,32 +108,43 @@ func (d *DoorLists) DoorList(door string) (version uint32, data []byte, ok bool)
 	return uint32(v), l.Encode(), true
 }
 
-// desire brings the door's desired list up to now and returns its
-// version, and the list when it was computed (always when full is set).
+// desire brings the door's desired list up to now (bring) and stores its
+// state.
 func (d *DoorLists) desire(door string, now time.Time, full bool) (*DoorList, uint64, error) {
+	l, _, v, err := d.bring(door, now, full)
+	if err != nil {
+		return nil, 0, err
+	}
+	d.mu.Lock()
+	d.save(door)
+	d.mu.Unlock()
+	return l, v, nil
+}
+
+// bring computes the door's list at now when it may have changed
+// (listOf) and records it as desired. It returns the list when it was
+// computed (always when full is set), its summary and the desired
+// version.
+func (d *DoorLists) bring(door string, now time.Time, full bool) (*DoorList, listSummary, uint64, error) {
 	var sum listSummary
 	var l *DoorList
 	var err error
 	d.store.View(func(c *Catalog) { sum, l, err = d.listOf(c, door, now, full) })
 	if err != nil {
-		return nil, 0, err
+		return nil, sum, 0, err
 	}
 	d.mu.Lock()
 	if l == nil && !d.sync.holds(door, sum.digest) {
 		// The summary is not what the sync state desires (restored after
 		// a restart, say): record the list itself.
 		d.mu.Unlock()
-		return d.desire(door, now, true)
+		return d.bring(door, now, true)
 	}
 	defer d.mu.Unlock()
-	var v uint64
 	if l != nil {
-		v = d.sync.Desire(l, now)
-	} else {
-		v = d.sync.door(door).desired.version
+		return l, sum, d.sync.Desire(l, now), nil
 	}
-	d.save(door)
-	return l, v, nil
+	return nil, sum, d.sync.door(door).desired.version, nil
 }
 
 // ListHeld records the digest (the radio's 8-byte prefix) of the list a
@@ -161,64 +172,35 @@ func (d *DoorLists) ListHeld(door string, digest [MinAckDigest]byte, at time.Tim
 
 // Pending brings every door's desired list up to now, so that a change
 // counts as pending at a sleeping lock's door at once, and reports each
-// door's state with the overflow of its list. Lists are computed again
-// only for doors whose list may have changed since (listOf).
+// door's state with the overflow of its list. A door's list is computed
+// again only when it may have changed (listOf), and one door at a time:
+// at 100,000 credentials a list is hundreds of KB while it is built.
 func (d *DoorLists) Pending() []DoorPendingReport {
 	now := d.now()
-	type door struct {
-		id   string
-		sum  listSummary
-		list *DoorList // nil: unchanged since it was last desired
+	var ids []string
+	d.store.View(func(c *Catalog) {
+		for _, dr := range c.Doors() {
+			ids = append(ids, dr.ID)
+		}
+	})
+	overflow := make([]int, len(ids))
+	known := make([]bool, len(ids))
+	for i, id := range ids {
+		if _, sum, _, err := d.bring(id, now, false); err == nil {
+			overflow[i], known[i] = sum.overflow, true
+		}
 	}
-	var doors []door
-	compute := func(full map[string]bool) {
-		d.store.View(func(c *Catalog) {
-			if full == nil {
-				for _, dr := range c.Doors() {
-					if sum, l, err := d.listOf(c, dr.ID, now, false); err == nil {
-						doors = append(doors, door{dr.ID, sum, l})
-					}
-				}
-				return
-			}
-			for i := range doors {
-				if full[doors[i].id] {
-					if sum, l, err := d.listOf(c, doors[i].id, now, true); err == nil {
-						doors[i].sum, doors[i].list = sum, l
-					}
-				}
-			}
-		})
-	}
-	compute(nil)
 	d.mu.Lock()
-	var again map[string]bool
-	for _, dr := range doors {
-		if dr.list == nil && !d.sync.holds(dr.id, dr.sum.digest) {
-			if again == nil {
-				again = map[string]bool{}
-			}
-			again[dr.id] = true
-		}
-	}
-	if again != nil {
-		// Unchanged lists the sync state does not hold (restored after a
-		// restart): computed once more, whole.
-		d.mu.Unlock()
-		compute(again)
-		d.mu.Lock()
-	}
 	defer d.mu.Unlock()
-	out := make([]DoorPendingReport, 0, len(doors))
-	ids := make([]string, 0, len(doors))
-	for _, dr := range doors {
-		if dr.list != nil {
-			d.sync.Desire(dr.list, now)
+	out := make([]DoorPendingReport, 0, len(ids))
+	saved := ids[:0]
+	for i, id := range ids {
+		if known[i] { // else removed meanwhile
+			out = append(out, DoorPendingReport{DoorPending: d.sync.DoorPending(id, now), Overflow: overflow[i]})
+			saved = append(saved, id)
 		}
-		ids = append(ids, dr.id)
-		out = append(out, DoorPendingReport{DoorPending: d.sync.DoorPending(dr.id, now), Overflow: dr.sum.overflow})
 	}
-	d.save(ids...) // one write for every door that changed
+	d.save(saved...) // one write for every door that changed
 	return out
 }
 
