@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/doorhub/doorhub/hub"
 )
@@ -51,4 +52,60 @@ func BenchmarkDoorListImport(b *testing.B) {
 	}
 	b.ReportMetric(float64(bytes), "list_bytes")
 	b.ReportMetric(float64(bytes)*10/115200, "radio_s_at_115200")
+}
+
+// BenchmarkDoorListsPending is what the daemon's door watch, door-state
+// check, pending report and doors view each pay: DoorLists.Pending over a
+// 200-door site of 20,000 people. "unchanged" is the common case — the
+// lists were computed before and nothing changed, so only their summaries
+// are read; "after a change" applies a one-person batch first, after
+// which every door's list is computed again.
+func BenchmarkDoorListsPending(b *testing.B) {
+	store := hub.NewMemStore()
+	ops := []hub.Op{{Type: hub.OpPutSite, Site: &hub.Site{ID: "s1", TimeZone: "UTC", DoorcodeLength: 6, DoorcodeSecret: secret}},
+		{Type: hub.OpPutDoor, Door: &hub.Door{ID: "entrance", Name: "entrance", Type: hub.DoorEntrance}}}
+	for i := range 199 {
+		id := fmt.Sprintf("apt%d", i)
+		ops = append(ops, hub.Op{Type: hub.OpPutDoor, Door: &hub.Door{ID: id, Name: id, Type: hub.DoorResidence}},
+			hub.Op{Type: hub.OpPutKey, Key: &hub.Key{ID: "k" + id, Name: id, Doors: []string{"entrance", id}}})
+	}
+	const people = 20_000
+	for i := range people {
+		p := fmt.Sprintf("p%d", i)
+		ops = append(ops, hub.Op{Type: hub.OpPutPerson, Person: &hub.Person{ID: p, Email: p + "@example.org"}},
+			hub.Op{Type: hub.OpPutGrant, Grant: &hub.Grant{ID: "g" + p, PersonID: p, KeyID: fmt.Sprintf("kapt%d", i%199),
+				Resident: true, StartsAt: t0, Method: hub.MethodApp}},
+			card(fmt.Sprintf("%08x", 0x10000000+i), p, true))
+	}
+	var version uint64
+	for len(ops) > 0 { // batches hold at most 10,000 ops
+		n := min(len(ops), 9000)
+		version++
+		if err := store.Apply(context.Background(), &hub.Batch{Site: "s1", Base: version - 1, Version: version, IssuedAt: t0, Ops: ops[:n]}); err != nil {
+			b.Fatal(err)
+		}
+		ops = ops[n:]
+	}
+	lists := hub.NewDoorLists(store, func() time.Time { return t0 })
+	if n := len(lists.Pending()); n != 200 {
+		b.Fatalf("%d doors reported", n)
+	}
+	b.Run("unchanged", func(b *testing.B) {
+		for b.Loop() {
+			lists.Pending()
+		}
+	})
+	b.Run("after a change", func(b *testing.B) {
+		for i := 0; b.Loop(); i++ {
+			b.StopTimer()
+			version++
+			p := fmt.Sprintf("p%d", i%people)
+			if err := store.Apply(context.Background(), &hub.Batch{Site: "s1", Base: version - 1, Version: version, IssuedAt: t0,
+				Ops: []hub.Op{card(fmt.Sprintf("%08x", 0x10000000+i%people), p, i%2 == 1)}}); err != nil {
+				b.Fatal(err)
+			}
+			b.StartTimer()
+			lists.Pending()
+		}
+	})
 }
