@@ -70,13 +70,6 @@ func (d *DoorLists) listOf(c *Catalog, door string, now time.Time, full bool) (l
 	return e, l, nil
 }
 
-// forget drops a door's summary, so that its list is computed again.
-func (d *DoorLists) forget(door string) {
-	d.cacheMu.Lock()
-	delete(d.cache, door)
-	d.cacheMu.Unlock()
-}
-
 // OnChange adds fn to those that hear, after the fact and outside any
 // lock, that a lock's report changed its door's state (acknowledged a
 // version, caught up, drifted): the daemon publishes its pending report
