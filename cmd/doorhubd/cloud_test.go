@@ -6,14 +6,11 @@ import (
 	"crypto/ed25519"
 	"encoding/base64"
 	"fmt"
-	"io"
-	"log/slog"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/doorhub/doorhub/cloudlink"
-	"github.com/doorhub/doorhub/cloudlink/brokertest"
 	"github.com/doorhub/doorhub/hub"
 )
 
@@ -22,36 +19,14 @@ import (
 // a decision reaches the cloud as activity, a remote unlock for a door
 // without a paired lock fails as it should, and Close says offline.
 func TestMainWithCloud(t *testing.T) {
-	b, err := brokertest.Start("127.0.0.1:0", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Stop()
-	pub, priv, _ := ed25519.GenerateKey(nil)
-	cloud, err := cloudlink.NewCloud(cloudlink.CloudOptions{Broker: b.URL(), ClientID: "cloud-main",
-		Signer: cloudlink.NewSigner(priv), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cloud.Open(); err != nil {
-		t.Fatal(err)
-	}
-	defer cloud.Close()
+	rig := startCloudRig(t, "cloud-main")
+	cloud := rig.cloud
 	ch := cloud.Hub("hub-cloud")
-	from := time.Now().Add(-time.Hour)
-	if _, err := ch.Commit("s1",
-		hub.Op{Type: hub.OpPutSite, Site: &hub.Site{ID: "s1", Name: "Site", TimeZone: "UTC", DoorcodeLength: 6, DoorcodeSecret: []byte("0123456789abcdef")}},
-		hub.Op{Type: hub.OpPutDoor, Door: &hub.Door{ID: "front", Name: "Front", Type: hub.DoorEntrance}},
-		hub.Op{Type: hub.OpPutKey, Key: &hub.Key{ID: "building", Name: "Building", Doors: []string{"front"}}},
-		hub.Op{Type: hub.OpPutPerson, Person: &hub.Person{ID: "p-anna", Email: "anna@example.org"}},
-		hub.Op{Type: hub.OpPutGrant, Grant: &hub.Grant{ID: "g-anna", PersonID: "p-anna", KeyID: "building", StartsAt: from, Method: hub.MethodApp}},
-		hub.Op{Type: hub.OpPutKeycard, Keycard: &hub.Keycard{CardID: "04a1b2c3", OwnerID: "p-anna", Active: true}},
-	); err != nil {
+	if _, err := ch.Commit("s1", frontDoorSite()...); err != nil {
 		t.Fatal(err)
 	}
 
-	body := fmt.Sprintf("hub_id: hub-cloud\nstate_dir: STATE\nradio:\n  port: /dev/null\nstatus:\n  listen: 127.0.0.1:0\n  socket: \"\"\n"+
-		"cloud:\n  broker: %s\n  public_key: %s\n", b.URL(), base64.StdEncoding.EncodeToString(pub))
+	body := rig.config("hub-cloud")
 	path, _ := writeConfig(t, body)
 	var out bytes.Buffer
 	logs := &syncBuffer{}

@@ -5,15 +5,12 @@ import (
 	"crypto/ed25519"
 	"encoding/base64"
 	"fmt"
-	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/doorhub/doorhub/cloudlink"
-	"github.com/doorhub/doorhub/cloudlink/brokertest"
 	"github.com/doorhub/doorhub/hub/badgerstore"
 	"github.com/doorhub/doorhub/radio/radiotest"
 )
@@ -29,21 +26,8 @@ func TestDoorStateReachesTheCloud(t *testing.T) {
 	doorStateTimes = doorStateTiming{check: 100 * time.Millisecond, gap: 50 * time.Millisecond, refresh: time.Hour}
 	t.Cleanup(func() { doorStateTimes = saved })
 
-	b, err := brokertest.Start("127.0.0.1:0", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Stop()
-	pub, priv, _ := ed25519.GenerateKey(nil)
-	cloud, err := cloudlink.NewCloud(cloudlink.CloudOptions{Broker: b.URL(), ClientID: "cloud-doors",
-		Signer: cloudlink.NewSigner(priv), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cloud.Open(); err != nil {
-		t.Fatal(err)
-	}
-	defer cloud.Close()
+	rig := startCloudRig(t, "cloud-doors")
+	cloud := rig.cloud
 	ch := cloud.Hub("hub-doors")
 	phone, _, _ := ed25519.GenerateKey(nil)
 	site := radiotest.Batch(time.Now(), phone)
@@ -72,7 +56,7 @@ func TestDoorStateReachesTheCloud(t *testing.T) {
 	}
 	cfg := fmt.Sprintf("hub_id: hub-doors\nstate_dir: %s\nradio:\n  port: %s\nstatus:\n  listen: 127.0.0.1:0\n  socket: %s\n  token_file: %s\n"+
 		"cloud:\n  broker: %s\n  public_key: %s\n",
-		state, plug.Path(), filepath.Join(dir, "doorhub.sock"), filepath.Join(dir, "token"), b.URL(), base64.StdEncoding.EncodeToString(pub))
+		state, plug.Path(), filepath.Join(dir, "doorhub.sock"), filepath.Join(dir, "token"), rig.broker.URL(), base64.StdEncoding.EncodeToString(rig.pub))
 	path := filepath.Join(dir, "doorhub.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
