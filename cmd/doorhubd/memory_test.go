@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime/debug"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -30,6 +31,9 @@ const (
 	memKeys      = 20
 	memEvents    = 100_000
 	memWatch     = 40 * time.Second
+	// memProfileEnv, when set to a path, has the child write a heap
+	// profile there at the end (go tool pprof -sample_index=inuse_space).
+	memProfileEnv = "DOORHUBD_MEMORY_HEAPPROFILE"
 )
 
 // memSample is the child's memory and CPU at one moment.
@@ -114,6 +118,16 @@ func TestDaemonMemoryChild(t *testing.T) {
 		s := sampleSelf()
 		s.At = time.Since(start).Seconds()
 		if err := out.Encode(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if path := os.Getenv(memProfileEnv); path != "" {
+		f, err := os.Create(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
 			t.Fatal(err)
 		}
 	}
