@@ -148,7 +148,12 @@ func issuedEntries(v issued) []ListEntry {
 func (d *DoorLists) ListDelta(door string, held [MinAckDigest]byte, version uint32) (delta []byte, ok bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	ds := d.sync.doors[door]
+	return d.sync.listDelta(door, held, version)
+}
+
+// listDelta is ListDelta over the sync state.
+func (s *DoorSync) listDelta(door string, held [MinAckDigest]byte, version uint32) (delta []byte, ok bool) {
+	ds := s.doors[door]
 	if ds == nil || ds.desired.entries == nil || uint64(version) != ds.desired.version || allZero(held[:]) {
 		return nil, false
 	}

@@ -75,7 +75,12 @@ func (l *ActivityLog) OfflineDecision(ctx context.Context, d Decision, by LockDe
 func (d *DoorLists) EntryCredential(door string, ref uint32) (Presentation, bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	ds := d.sync.doors[door]
+	return d.sync.entryCredential(door, ref)
+}
+
+// entryCredential is EntryCredential over the sync state.
+func (s *DoorSync) entryCredential(door string, ref uint32) (Presentation, bool) {
+	ds := s.doors[door]
 	if ds == nil || ref == 0 {
 		return Presentation{}, false
 	}
