@@ -145,6 +145,8 @@ func (m *Main) Run(ctx context.Context) error {
 	m.cancel = cancel
 	m.wg.Add(1)
 	go m.floorLoop(loopCtx)
+	m.wg.Add(1)
+	go m.settleLoop(loopCtx)
 	m.openRecent(loopCtx)
 	m.watchDoorLists(loopCtx)
 
