@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -98,6 +99,9 @@ func (m *Main) ParseFlags(args []string) error {
 // --check-config) and the daemon should exit.
 func (m *Main) Done() bool { return m.done }
 
+// defaultMemProfileRate is the Go runtime's default heap profiling rate.
+const defaultMemProfileRate = 512 << 10
+
 // Run loads the configuration and opens the components. It returns once
 // the daemon is up; ctx bounds the start, not the daemon's life.
 func (m *Main) Run(ctx context.Context) error {
@@ -111,6 +115,11 @@ func (m *Main) Run(ctx context.Context) error {
 		return err
 	}
 	m.Config = cfg
+	if cfg.Status.Pprof != "" && runtime.MemProfileRate == 0 {
+		// The unit turns heap profiling off (GODEBUG=memprofilerate=0:
+		// its bucket table alone is 1.4 MB); a pprof listener wants it.
+		runtime.MemProfileRate = defaultMemProfileRate
+	}
 	if m.CheckConfig {
 		fmt.Fprintf(m.stdout, "%s: configuration ok\n", m.ConfigPath)
 		m.done = true

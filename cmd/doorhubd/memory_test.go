@@ -50,12 +50,12 @@ type memSample struct {
 // BenchmarkDaemonMemory builds a 100,000-credential site of 200 doors
 // (20 keys of the entrance and 9 more doors, one resident grant and one
 // keycard a person) with 100,000 events waiting in the outbox, builds
-// doorhubd as installed (go build, its own default memory limit) and
-// runs it on that site (no cloud, no radio), watching /proc for 40 s:
+// doorhubd as installed (go build, its own default memory limit, the
+// environment of its systemd unit) and runs it on that site (no cloud, no radio), watching /proc for 40 s:
 // resident memory at the end (and its anonymous part: the rest is the
 // binary's and the store's mapped files), the peak, the CPU it used
-// while idle over the last 20 s, and the live Go heap at the end (from
-// its pprof listener). It runs once whatever b.N.
+// while idle over the last 20 s, and the Go heap in use at the end. It
+// runs once whatever b.N.
 func BenchmarkDaemonMemory(b *testing.B) {
 	dir := b.TempDir()
 	state := filepath.Join(dir, "state")
@@ -66,17 +66,25 @@ func BenchmarkDaemonMemory(b *testing.B) {
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		b.Fatalf("go build: %v\n%s", err, out)
 	}
-	pprofAddr := freeLoopbackAddr(b)
+	statusAddr, token := freeLoopbackAddr(b), filepath.Join(dir, "token")
+	if err := os.WriteFile(token, []byte("mem-token\n"), 0o600); err != nil {
+		b.Fatal(err)
+	}
 	config := filepath.Join(dir, "doorhub.yaml")
-	body := fmt.Sprintf("hub_id: hub-mem\nstate_dir: %s\nradio:\n  port: %s\nstatus:\n  listen: 127.0.0.1:0\n  socket: \"\"\n  pprof: %s\n",
-		state, filepath.Join(dir, "no-radio"), pprofAddr)
+	body := fmt.Sprintf("hub_id: hub-mem\nstate_dir: %s\nradio:\n  port: %s\nstatus:\n  listen: %s\n  token_file: %s\n  socket: \"\"\n",
+		state, filepath.Join(dir, "no-radio"), statusAddr, token)
+	pprofAddr := ""
+	if os.Getenv(memProfileEnv) != "" {
+		pprofAddr = freeLoopbackAddr(b)
+		body += fmt.Sprintf("  pprof: %s\n", pprofAddr)
+	}
 	if err := os.WriteFile(config, []byte(body), 0o644); err != nil {
 		b.Fatal(err)
 	}
 	var samples []memSample
 	var heap memHeap
 	for i := 0; i < b.N; i++ {
-		samples, heap = watchDaemon(b, bin, config, pprofAddr)
+		samples, heap = watchDaemon(b, bin, config, statusAddr, pprofAddr)
 	}
 	if len(samples) < 21 {
 		b.Fatalf("%d samples", len(samples))
@@ -91,14 +99,18 @@ func BenchmarkDaemonMemory(b *testing.B) {
 	b.ReportMetric(float64(samples[0].CPUTicks)/100, "start-cpu-s")
 }
 
-// memHeap is what the daemon's heap profile says at the end.
+// memHeap is what the daemon's metrics say of its heap at the end.
 type memHeap struct{ live int64 }
 
-// watchDaemon starts the daemon, waits until its pprof listener answers
-// (it opens with the status endpoint, after the store and door lists),
-// samples it every second for memWatch, then reads its heap and stops it.
-func watchDaemon(b *testing.B, bin, config, pprofAddr string) ([]memSample, memHeap) {
+// watchDaemon starts the daemon with the environment its systemd unit
+// gives it, waits until its status endpoint answers (it opens after the
+// store and the door lists), samples it every second for memWatch,
+// reads its heap in use from its metrics (the live heap, give or take
+// what was allocated since it last settled: see settle.go) and stops
+// it; with a pprof listener, it saves its heap profile.
+func watchDaemon(b *testing.B, bin, config, statusAddr, pprofAddr string) ([]memSample, memHeap) {
 	cmd := exec.Command(bin, "--config", config)
+	cmd.Env = append(os.Environ(), unitEnvironment(b)...)
 	var stderr strings.Builder
 	cmd.Stdout, cmd.Stderr = &stderr, &stderr
 	if err := cmd.Start(); err != nil {
@@ -110,10 +122,9 @@ func watchDaemon(b *testing.B, bin, config, pprofAddr string) ([]memSample, memH
 			b.Errorf("doorhubd: %v\n%s", err, stderr.String())
 		}
 	}()
-	base := "http://" + pprofAddr + "/debug/pprof/"
 	deadline := time.Now().Add(time.Minute)
 	for {
-		resp, err := http.Get(base)
+		resp, err := http.Get("http://" + statusAddr + "/livez")
 		if err == nil {
 			resp.Body.Close()
 			break
@@ -132,9 +143,12 @@ func watchDaemon(b *testing.B, bin, config, pprofAddr string) ([]memSample, memH
 		samples = append(samples, s)
 	}
 	var heap memHeap
-	// The text heap profile ends with the runtime's MemStats; HeapAlloc
-	// right after a collection is the live heap.
-	resp, err := http.Get(base + "heap?debug=1&gc=1")
+	req, err := http.NewRequest("GET", "http://"+statusAddr+"/metrics", nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer mem-token")
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -144,12 +158,16 @@ func watchDaemon(b *testing.B, bin, config, pprofAddr string) ([]memSample, memH
 		b.Fatal(err)
 	}
 	for _, line := range strings.Split(string(text), "\n") {
-		if v, ok := strings.CutPrefix(line, "# HeapAlloc = "); ok {
-			heap.live, _ = strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		if v, ok := strings.CutPrefix(line, "go_memstats_heap_alloc_bytes "); ok {
+			f, _ := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			heap.live = int64(f)
 		}
 	}
+	if heap.live == 0 {
+		b.Fatalf("no go_memstats_heap_alloc_bytes in the metrics:\n%s", text)
+	}
 	if path := os.Getenv(memProfileEnv); path != "" {
-		resp, err := http.Get(base + "heap")
+		resp, err := http.Get("http://" + pprofAddr + "/debug/pprof/heap")
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -164,6 +182,21 @@ func watchDaemon(b *testing.B, bin, config, pprofAddr string) ([]memSample, memH
 		}
 	}
 	return samples, heap
+}
+
+// unitEnvironment is the Environment= lines of the packaged systemd unit.
+func unitEnvironment(b *testing.B) []string {
+	unit, err := os.ReadFile("../../packaging/doorhub.service")
+	if err != nil {
+		b.Fatal(err)
+	}
+	var env []string
+	for _, line := range strings.Split(string(unit), "\n") {
+		if v, ok := strings.CutPrefix(line, "Environment="); ok {
+			env = append(env, v)
+		}
+	}
+	return env
 }
 
 func freeLoopbackAddr(b *testing.B) string {

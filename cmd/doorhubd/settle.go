@@ -13,13 +13,15 @@ import (
 // free pages that the collector keeps as long as the heap stays under
 // its goal (twice the live heap, capped by the memory limit). On a 1 GB
 // device the daemon gives them back instead: every settleInterval, when
-// the heap's garbage and free pages exceed settleSlack and an eighth of
-// the live heap, it collects and returns free memory to the system.
-// At rest nothing allocates, so this runs once after a burst and then
-// not again; a collection of a 40 MB heap takes tens of milliseconds.
+// the heap's garbage and free pages exceed settleSlack and a 32nd of the
+// live heap, it collects and returns free memory to the system. Idle,
+// the daemon allocates about 200 KB a second (the door watch, the state
+// checks), so without this its heap would climb to the memory limit
+// between collections; with it, a collection of a 40–60 MB heap (tens
+// of milliseconds) runs every half minute or so.
 const (
-	settleInterval = 15 * time.Second
-	settleSlack    = 6 << 20
+	settleInterval = 10 * time.Second
+	settleSlack    = 2 << 20
 )
 
 // heapUse is what settleDue reads of the runtime's memory metrics.
@@ -63,7 +65,7 @@ func (u heapUse) held() uint64 { return u.objects + u.unused + u.free }
 // (fragmentation) is left out: a collection may not shrink it, and the
 // loop would collect every time.
 func settleDue(u heapUse) bool {
-	return u.objects+u.free > u.live+u.live/8+settleSlack
+	return u.objects+u.free > u.live+u.live/32+settleSlack
 }
 
 // settle collects and returns free heap memory to the system when

@@ -15,12 +15,13 @@ func TestSettleDue(t *testing.T) {
 		want bool
 	}{
 		{"at rest after a collection", heapUse{live: 40 * mb, objects: 40 * mb, free: 2 * mb}, false},
-		{"small garbage", heapUse{live: 40 * mb, objects: 45 * mb, free: 1 * mb}, false},
+		{"small garbage", heapUse{live: 40 * mb, objects: 42 * mb, free: 1 * mb}, false},
+		{"idle garbage of half a minute", heapUse{live: 40 * mb, objects: 45 * mb, free: 1 * mb}, true},
 		{"garbage of a burst", heapUse{live: 40 * mb, objects: 70 * mb}, true},
 		{"free pages kept after a burst", heapUse{live: 40 * mb, objects: 40 * mb, free: 30 * mb}, true},
 		{"fragmentation alone never", heapUse{live: 40 * mb, objects: 40 * mb, unused: 30 * mb}, false},
-		{"tiny heap, slack floor", heapUse{live: 1 * mb, objects: 6 * mb}, false},
-		{"tiny heap, over the floor", heapUse{live: 1 * mb, objects: 8 * mb}, true},
+		{"tiny heap, slack floor", heapUse{live: 1 * mb, objects: 3 * mb}, false},
+		{"tiny heap, over the floor", heapUse{live: 1 * mb, objects: 4 * mb}, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
