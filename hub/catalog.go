@@ -78,6 +78,9 @@ type Catalog struct {
 	codesByHost    map[string][]string
 	codesByCode    map[string][]string // guest code digits -> ids
 	toursByCode    map[string][]string // tour code digits -> ids
+	// guestsByKey: key id -> the guest grants of the key that name a
+	// guest person (a set: a key may be shared with many), for door lists.
+	guestsByKey map[string]map[string]struct{}
 
 	// firstUse holds when each fifteen-minute guest code was first used.
 	// It is local state, not part of the versioned set.
@@ -152,6 +155,7 @@ func NewCatalog() *Catalog {
 		guestsByGuest: map[string][]string{}, guestsByHost: map[string][]string{},
 		devicesByOwner: map[string][]string{}, codesByHost: map[string][]string{},
 		codesByCode: map[string][]string{}, toursByCode: map[string][]string{},
+		guestsByKey: map[string]map[string]struct{}{},
 		firstUse: map[string]time.Time{},
 	}
 }

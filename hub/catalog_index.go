@@ -66,12 +66,17 @@ func (p *personRec) person() *Person {
 	return &Person{ID: p.id(), Email: p.email(), Name: p.name(), Manager: p.manager, Reroll: p.reroll}
 }
 
-// grantRec is a grant; its person and key are handles.
+// grantRec is a grant; its person and key are handles. A grant is in two
+// lists: its person's (singly linked, in the order put) and its key's
+// (doubly linked, in no particular order), so a door's list visits only
+// the grants of keys that open the door (doorCandidates).
 type grantRec struct {
 	id         string
 	person     int32
 	key        int32
 	next       int32 // the person's next grant
+	prevByKey  int32 // the key's previous grant; none: first
+	nextByKey  int32 // the key's next grant
 	resident   bool
 	mayShare   bool
 	doorcode   bool // method doorcode, else app
@@ -137,12 +142,14 @@ type doorNode struct {
 	h int32
 }
 
-// keyNode is a key with its handle and its doors as a bitset over door
-// handles.
+// keyNode is a key with its handle, its doors as a bitset over door
+// handles and the first of its grants (none: it has none). A put of the
+// key keeps the list; a key is deleted only after its grants.
 type keyNode struct {
 	Key
-	h     int32
-	doors []uint64
+	h      int32
+	doors  []uint64
+	grants int32
 }
 
 func (k *keyNode) opens(door int32) bool {
@@ -319,10 +326,10 @@ func (c *Catalog) setKey(id string, k *Key) {
 		c.keyFree = append(c.keyFree, n.h)
 		return
 	}
-	nn := &keyNode{Key: *k}
+	nn := &keyNode{Key: *k, grants: none}
 	switch {
 	case n != nil:
-		nn.h = n.h
+		nn.h, nn.grants = n.h, n.grants
 	case len(c.keyFree) > 0:
 		nn.h, c.keyFree = c.keyFree[len(c.keyFree)-1], c.keyFree[:len(c.keyFree)-1]
 	default:
@@ -376,6 +383,7 @@ func (c *Catalog) setGrant(id string, g *Grant) {
 		old = c.grantOf(h)
 		c.touchCodes(old.PersonID)
 		c.unlinkGrant(c.grants.recs[h].person, h)
+		c.unlinkGrantByKey(h)
 	}
 	c.record(KindGrant, id, g, func() { c.setGrant(id, old) })
 	if g == nil {
@@ -389,12 +397,38 @@ func (c *Catalog) setGrant(id string, g *Grant) {
 		c.grantsByID.insert(idTag(g.ID), h, struct{}{})
 	}
 	r := grantRec{id: g.ID, person: c.personH(g.PersonID), key: c.keys[g.KeyID].h, next: none,
-		resident: g.Resident, mayShare: g.MayShare, doorcode: g.Method == MethodDoorcode, live: true, start: g.StartsAt}
+		prevByKey: none, nextByKey: none, resident: g.Resident, mayShare: g.MayShare, doorcode: g.Method == MethodDoorcode, live: true, start: g.StartsAt}
 	if g.Expires != nil {
 		r.hasExpires, r.expires = true, *g.Expires
 	}
 	c.grants.recs[h] = r
 	c.linkGrant(r.person, h)
+	c.linkGrantByKey(h)
+}
+
+// linkGrantByKey puts a grant first in its key's list.
+func (c *Catalog) linkGrantByKey(g int32) {
+	r := &c.grants.recs[g]
+	k := c.keyByH[r.key]
+	r.prevByKey, r.nextByKey = none, k.grants
+	if k.grants != none {
+		c.grants.recs[k.grants].prevByKey = g
+	}
+	k.grants = g
+}
+
+// unlinkGrantByKey takes a grant out of its key's list.
+func (c *Catalog) unlinkGrantByKey(g int32) {
+	r := &c.grants.recs[g]
+	if r.prevByKey == none {
+		c.keyByH[r.key].grants = r.nextByKey
+	} else {
+		c.grants.recs[r.prevByKey].nextByKey = r.nextByKey
+	}
+	if r.nextByKey != none {
+		c.grants.recs[r.nextByKey].prevByKey = r.prevByKey
+	}
+	r.prevByKey, r.nextByKey = none, none
 }
 
 func (c *Catalog) linkGrant(p, g int32) {
@@ -472,12 +506,24 @@ func (c *Catalog) setGuestGrant(id string, g *GuestGrant) {
 		unindex(c.guestsByHost, old.HostID, id)
 		if old.GuestID != "" {
 			unindex(c.guestsByGuest, old.GuestID, id)
+			if set := c.guestsByKey[old.KeyID]; set != nil {
+				delete(set, id)
+				if len(set) == 0 {
+					delete(c.guestsByKey, old.KeyID)
+				}
+			}
 		}
 	}
 	if g != nil {
 		index(c.guestsByHost, g.HostID, id)
 		if g.GuestID != "" {
 			index(c.guestsByGuest, g.GuestID, id)
+			set := c.guestsByKey[g.KeyID]
+			if set == nil {
+				set = map[string]struct{}{}
+				c.guestsByKey[g.KeyID] = set
+			}
+			set[id] = struct{}{}
 		}
 	}
 	setOrDelete(c.guestGrants, id, g)

@@ -12,8 +12,10 @@ import (
 // checkCatalog verifies what the arenas and indexes promise each other:
 // every live record is found by its id (and a person by email), every
 // index entry names a live record, a person's grant and keycard lists hold
-// exactly their live records, keycard hints match, keys' door bitsets match
-// their doors, and Counts agree.
+// exactly their live records, a key's grant list holds exactly the live
+// grants of the key (linked both ways), keycard hints match, keys' door
+// bitsets match their doors, guest grants naming a guest are indexed by
+// their key, and Counts agree.
 func checkCatalog(c *Catalog) error {
 	people := 0
 	for h := range c.people.recs {
@@ -63,6 +65,44 @@ func checkCatalog(c *Catalog) error {
 		}
 		if n := listed(c.people.recs[g.person].grants, func(x int32) int32 { return c.grants.recs[x].next }, int32(h)); n != 1 {
 			return fmt.Errorf("grant %q listed %d times by its person", g.id, n)
+		}
+		if n := listed(c.keyByH[g.key].grants, func(x int32) int32 { return c.grants.recs[x].nextByKey }, int32(h)); n != 1 {
+			return fmt.Errorf("grant %q listed %d times by its key", g.id, n)
+		}
+	}
+	byKey := 0
+	for _, k := range c.keyByH {
+		if k == nil {
+			continue
+		}
+		prev := none
+		for x := k.grants; x != none; x = c.grants.recs[x].nextByKey {
+			r := &c.grants.recs[x]
+			if !r.live || r.key != k.h || r.prevByKey != prev {
+				return fmt.Errorf("key %q lists grant %d (live %v, key %d, previous %d, want %d)", k.ID, x, r.live, r.key, r.prevByKey, prev)
+			}
+			if byKey++; byKey > grants {
+				return fmt.Errorf("key %q: the grant lists hold more than the %d live grants (a cycle?)", k.ID, grants)
+			}
+			prev = x
+		}
+	}
+	if byKey != grants {
+		return fmt.Errorf("the keys list %d grants, %d are live", byKey, grants)
+	}
+	for key, set := range c.guestsByKey {
+		if len(set) == 0 {
+			return fmt.Errorf("key %q: an empty guest grant set is kept", key)
+		}
+		for id := range set {
+			if g := c.guestGrants[id]; g == nil || g.KeyID != key || g.GuestID == "" {
+				return fmt.Errorf("key %q indexes guest grant %q (%+v)", key, id, g)
+			}
+		}
+	}
+	for id, g := range c.guestGrants {
+		if _, ok := c.guestsByKey[g.KeyID][id]; ok != (g.GuestID != "") {
+			return fmt.Errorf("guest grant %q: indexed by its key %v", id, ok)
 		}
 	}
 	cards := 0
