@@ -156,7 +156,7 @@ func NewCatalog() *Catalog {
 		devicesByOwner: map[string][]string{}, codesByHost: map[string][]string{},
 		codesByCode: map[string][]string{}, toursByCode: map[string][]string{},
 		guestsByKey: map[string]map[string]struct{}{},
-		firstUse: map[string]time.Time{},
+		firstUse:    map[string]time.Time{},
 	}
 }
 
