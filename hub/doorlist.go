@@ -8,7 +8,9 @@ import (
 	"encoding/hex"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
+	"sync"
 	"time"
 )
 
@@ -302,43 +304,69 @@ func compareEntry(a, b *ListEntry) int {
 // holds, they are kept by priority (managers, residents, staff, guests),
 // then by the soonest moment they admit (now for those valid now), then by
 // kind and id; the rest are counted in Overflow.
+//
+// It costs what the credentials that may open the door cost, not the
+// site's: only the people doorCandidates finds can have entries.
 func DoorListOf(c *Catalog, doorID string, now time.Time) (*DoorList, error) {
-	door := c.Door(doorID)
-	if door == nil {
+	dn := c.doors[doorID]
+	if dn == nil {
 		return nil, notFound("door", doorID)
 	}
+	door := &dn.Door
 	capacity := door.LockCapacity
 	if capacity == 0 {
 		capacity = DefaultLockCapacity
 	}
 	nowSec := ceilSeconds(now)
-	var all []ListEntry
 	next := int64(math.MaxInt64) // the first second a window of an entry ends
-	for h := range c.cards.recs {
-		k := &c.cards.recs[h]
-		if !k.live || !k.active {
-			continue
+	cand := c.doorCandidates(dn.h)
+	defer cand.release()
+	all := make([]ListEntry, 0, len(cand.people)) // most people have a credential or two
+	for _, n := range cand.people {
+		p := &c.people.recs[n]
+		// admitWindows depends on the person and the credential's kind
+		// only: one call per kind, a copy of its windows per entry.
+		var ws []ListWindow
+		var prio Priority
+		var ends int64
+		first := true
+		for k := p.cards; k != none; k = c.cards.recs[k].next {
+			r := &c.cards.recs[k]
+			if !r.active {
+				continue
+			}
+			var w []ListWindow
+			if first {
+				ws, prio, ends = admitWindows(c, n, doorID, CredKeycard, nowSec)
+				if len(ws) == 0 {
+					break
+				}
+				next = min(next, ends)
+				w, first = ws, false
+			} else {
+				w = slices.Clone(ws)
+			}
+			id := append([]byte(nil), r.id[:r.n]...)
+			all = append(all, ListEntry{Kind: EntryKeycard, ID: id, Windows: w, Priority: prio, PersonID: p.id()})
 		}
-		ws, prio, ends := admitWindows(c, k.owner, doorID, CredKeycard, nowSec)
-		if len(ws) == 0 {
-			continue
+		for i, devID := range c.devicesByOwner[p.id()] {
+			var w []ListWindow
+			if i == 0 {
+				ws, prio, ends = admitWindows(c, n, doorID, CredMobile, nowSec)
+				if len(ws) == 0 {
+					break
+				}
+				next = min(next, ends)
+				w = ws
+			} else {
+				w = slices.Clone(ws)
+			}
+			dev := c.devices[devID]
+			all = append(all, ListEntry{Kind: EntryPhone, ID: append([]byte(nil), dev.PublicKey...), Windows: w, Priority: prio, PersonID: dev.OwnerID})
 		}
-		next = min(next, ends)
-		id := append([]byte(nil), k.id[:k.n]...)
-		all = append(all, ListEntry{Kind: EntryKeycard, ID: id, Windows: ws, Priority: prio, PersonID: c.people.recs[k.owner].id()})
 	}
-	for _, devID := range mapKeys(c.devices) {
-		dev := c.devices[devID]
-		owner := c.personH(dev.OwnerID)
-		if owner == none {
-			continue
-		}
-		ws, prio, ends := admitWindows(c, owner, doorID, CredMobile, nowSec)
-		if len(ws) == 0 {
-			continue
-		}
-		next = min(next, ends)
-		all = append(all, ListEntry{Kind: EntryPhone, ID: append([]byte(nil), dev.PublicKey...), Windows: ws, Priority: prio, PersonID: dev.OwnerID})
+	if len(all) == 0 {
+		all = nil // no credentials: no entries (but the setting), as DoorLists and tests have always seen
 	}
 	l := &DoorList{Door: doorID, Capacity: capacity, computedAt: nowSec, changesAt: next}
 	l.Overflow.Desired = len(all)
@@ -372,6 +400,61 @@ func DoorListOf(c *Catalog, doorID string, now time.Time) (*DoorList, error) {
 	l.Entries = all
 	l.Digest = ListDigest(l.Encode())
 	return l, nil
+}
+
+// doorCandidates are the people whose credentials may open a door: the
+// holders of grants of keys that open it, and the guests of guest grants
+// of such keys that may be shared. For anyone else admitWindows is empty
+// at the door. Each person is listed once, in no particular order.
+type doorCandidates struct {
+	seen   []uint64 // by person handle
+	people []int32
+}
+
+// candidatePool reuses the bitsets: catalogs are read concurrently (a
+// store's View), so the catalog cannot hold one itself.
+var candidatePool = sync.Pool{New: func() any { return new(doorCandidates) }}
+
+func (c *Catalog) doorCandidates(door int32) *doorCandidates {
+	d := candidatePool.Get().(*doorCandidates)
+	if w := (len(c.people.recs) + 63) / 64; len(d.seen) < w {
+		d.seen = append(d.seen, make([]uint64, w-len(d.seen))...)
+	}
+	for _, k := range c.keyByH {
+		if k == nil || !k.opens(door) {
+			continue
+		}
+		for g := k.grants; g != none; g = c.grants.recs[g].nextByKey {
+			d.add(c.grants.recs[g].person)
+		}
+		if !k.MayShareAllowed {
+			continue
+		}
+		for id := range c.guestsByKey[k.ID] {
+			if n := c.personH(c.guestGrants[id].GuestID); n != none {
+				d.add(n)
+			}
+		}
+	}
+	return d
+}
+
+func (d *doorCandidates) add(n int32) {
+	w, bit := n>>6, uint64(1)<<(uint(n)&63)
+	if d.seen[w]&bit == 0 {
+		d.seen[w] |= bit
+		d.people = append(d.people, n)
+	}
+}
+
+// release clears what was set, so the next use starts empty, and returns
+// d to the pool.
+func (d *doorCandidates) release() {
+	for _, n := range d.people {
+		d.seen[n>>6] &^= uint64(1) << (uint(n) & 63)
+	}
+	d.people = d.people[:0]
+	candidatePool.Put(d)
 }
 
 // admitWindows is when a person's credential of kind opens the door, from
