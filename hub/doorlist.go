@@ -2,6 +2,7 @@ package hub
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/binary"
@@ -371,26 +372,42 @@ func DoorListOf(c *Catalog, doorID string, now time.Time) (*DoorList, error) {
 	l := &DoorList{Door: doorID, Capacity: capacity, computedAt: nowSec, changesAt: next}
 	l.Overflow.Desired = len(all)
 	if len(all) > capacity {
-		for i := range all {
-			if all[i].Windows[0].Start > nowSec {
-				l.changesAt = min(l.changesAt, all[i].Windows[0].Start)
-			}
+		// Sort ranks, not entries: (kind, id) is unique, so the order is
+		// total and any sort gives the one result; small pointer-free
+		// ranks move without write barriers.
+		type rank struct {
+			prio  Priority
+			start int64 // when it admits: now, or its first start to come
+			i     int32
 		}
-		sort.SliceStable(all, func(i, j int) bool {
-			a, b := &all[i], &all[j]
-			if a.Priority != b.Priority {
-				return a.Priority < b.Priority
+		ranks := make([]rank, len(all))
+		for i := range all {
+			e := &all[i]
+			if s := e.Windows[0].Start; s > nowSec {
+				l.changesAt = min(l.changesAt, s)
 			}
-			if sa, sb := max(a.Windows[0].Start, nowSec), max(b.Windows[0].Start, nowSec); sa != sb {
-				return sa < sb
+			ranks[i] = rank{prio: e.Priority, start: max(e.Windows[0].Start, nowSec), i: int32(i)}
+		}
+		slices.SortFunc(ranks, func(a, b rank) int {
+			if a.prio != b.prio {
+				return cmp.Compare(a.prio, b.prio)
 			}
-			return compareEntry(a, b) < 0
+			if a.start != b.start {
+				return cmp.Compare(a.start, b.start)
+			}
+			return compareEntry(&all[a.i], &all[b.i])
 		})
-		for _, e := range all[capacity:] {
+		kept := make([]ListEntry, 0, capacity+1)
+		for _, r := range ranks[:capacity] {
+			kept = append(kept, all[r.i])
+		}
+		l.Overflow.LeftOut = make([]LeftOut, 0, len(ranks)-capacity)
+		for _, r := range ranks[capacity:] {
+			e := &all[r.i]
 			l.Overflow.Left[e.Priority]++
 			l.Overflow.LeftOut = append(l.Overflow.LeftOut, LeftOut{Kind: e.Kind, PersonID: e.PersonID, Priority: e.Priority, id: string(e.ID)})
 		}
-		all = all[:capacity]
+		all = kept
 	}
 	l.Overflow.Kept = len(all)
 	if e, ok := offlineEntry(door.Offline); ok {
@@ -560,8 +577,9 @@ func intersect(a, b ListWindow) (ListWindow, bool) {
 // mergeWindows sorts and merges windows and drops what ended by nowSec.
 // Starts are kept as they are, not clipped to nowSec: the list of an
 // unchanged set then stays the same as time passes, until a window ends.
+// It works in ws's array: the caller gives up ws.
 func mergeWindows(ws []ListWindow, nowSec int64) []ListWindow {
-	var live []ListWindow
+	live := ws[:0]
 	for _, w := range ws {
 		if endOf(w) <= nowSec || endOf(w) <= w.Start {
 			continue
@@ -571,7 +589,7 @@ func mergeWindows(ws []ListWindow, nowSec int64) []ListWindow {
 	if len(live) == 0 {
 		return nil
 	}
-	sort.Slice(live, func(i, j int) bool { return live[i].Start < live[j].Start })
+	slices.SortFunc(live, func(a, b ListWindow) int { return cmp.Compare(a.Start, b.Start) })
 	out := live[:1]
 	for _, w := range live[1:] {
 		last := &out[len(out)-1]
