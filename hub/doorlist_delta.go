@@ -130,14 +130,7 @@ func ApplyListDelta(base []ListEntry, baseDigest [MinAckDigest]byte, delta []byt
 }
 
 // issuedEntries is an issued list's entries in (kind, id) order.
-func issuedEntries(v issued) []ListEntry {
-	keys := sortedEntryKeys(v.entries)
-	out := make([]ListEntry, 0, len(keys))
-	for _, k := range keys {
-		out = append(out, ListEntry{Kind: k.kind, ID: []byte(k.id), Windows: v.entries[k]})
-	}
-	return out
-}
+func issuedEntries(v issued) []ListEntry { return v.entries.list() }
 
 // ListDelta returns a delta that turns the list a door's lock holds —
 // named by its radio digest, which must be one the hub issued for that
@@ -161,7 +154,7 @@ func (s *DoorSync) listDelta(door string, held [MinAckDigest]byte, version uint3
 		if v.entries == nil || [MinAckDigest]byte(v.digest[:MinAckDigest]) != held || ds.drift {
 			continue
 		}
-		return EncodeListDelta(held, issuedEntries(v), issuedEntries(ds.desired)), true
+		return encodeSetDelta(held, v.entries, ds.desired.entries), true
 	}
 	return nil, false
 }

@@ -7,7 +7,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 )
@@ -68,23 +69,18 @@ func (d *doorSync) stateBytes() []byte {
 
 func (d *doorSync) revokedBytes() []byte {
 	var b []byte
-	for _, k := range sortedEntryKeys(d.revokedSince) {
-		b = append(b, byte(k.kind), byte(len(k.id)))
-		b = append(b, k.id...)
-		b = binary.BigEndian.AppendUint64(b, uint64(d.revokedSince[k].UnixNano()))
+	for _, r := range d.revokedSince {
+		b = append(b, byte(r.kind), byte(len(r.id)))
+		b = append(b, r.id...)
+		b = binary.BigEndian.AppendUint64(b, uint64(r.since.UnixNano()))
 	}
 	return b
 }
 
-// encodeIssued is an issued list's encoding, in (kind, id) order.
-func encodeIssued(v issued) []byte {
-	keys := sortedEntryKeys(v.entries)
-	l := DoorList{Entries: make([]ListEntry, 0, len(keys))}
-	for _, k := range keys {
-		l.Entries = append(l.Entries, ListEntry{Kind: k.kind, ID: []byte(k.id), Windows: v.entries[k]})
-	}
-	return l.Encode()
-}
+// encodeIssued is an issued list's encoding, in (kind, id) order: the
+// entry set's own bytes, not to be changed (ValueStore.SetValue does not
+// keep them).
+func encodeIssued(v issued) []byte { return v.entries.encoding() }
 
 // restoreDoor rebuilds a door's state from its stored values. The desired
 // list's entries are not stored: they are computed again from the catalog
@@ -102,9 +98,9 @@ func (s *DoorSync) restoreDoor(door string, state, acked, revoked []byte) error 
 	}
 	d := s.door(door)
 	d.desired = issued{version: j.DesiredVersion, digest: [sha256.Size]byte(dd)} // entries nil: from the catalog
-	d.acked = issued{version: j.AckedVersion, digest: [sha256.Size]byte(ad), entries: map[entryKey][]ListWindow{}}
+	d.acked = issued{version: j.AckedVersion, digest: [sha256.Size]byte(ad), entries: noEntries}
 	d.drift = j.Drift
-	entries, err := DecodeList(acked)
+	entries, err := decodeEntrySet(acked)
 	if err != nil || ListDigest(acked) != d.acked.digest {
 		// The acknowledged list is not the one the state names: unknown.
 		// Its digest is forgotten too (no list has the zero digest), so
@@ -113,22 +109,25 @@ func (s *DoorSync) restoreDoor(door string, state, acked, revoked []byte) error 
 		d.drift = true
 		d.acked.digest = [sha256.Size]byte{}
 	} else {
-		for _, e := range entries {
-			d.acked.entries[entryKey{e.Kind, string(e.ID)}] = e.Windows
-		}
+		d.acked.entries = entries
 	}
-	d.revokedSince = map[entryKey]time.Time{}
+	// Revocations of credentials in the acknowledged list only; of one
+	// stored twice, the last.
+	since := map[int]time.Time{}
 	for b := revoked; len(b) >= 2; {
 		n := int(b[1])
 		if len(b) < 2+n+8 {
 			break
 		}
-		k := entryKey{EntryKind(b[0]), string(b[2 : 2+n])}
-		since := time.Unix(0, int64(binary.BigEndian.Uint64(b[2+n:])))
-		if _, ok := d.acked.entries[k]; ok {
-			d.revokedSince[k] = since
+		if i := d.acked.entries.find(EntryKind(b[0]), b[2:2+n]); i >= 0 {
+			since[i] = time.Unix(0, int64(binary.BigEndian.Uint64(b[2+n:])))
 		}
 		b = b[2+n+8:]
+	}
+	d.revokedSince = nil
+	for _, i := range slices.Sorted(maps.Keys(since)) { // entry order is (kind, id) order
+		kind, id := d.acked.entries.key(i)
+		d.revokedSince = append(d.revokedSince, revocation{kind: kind, id: id, since: since[i]})
 	}
 	return nil
 }
@@ -286,18 +285,4 @@ func (d *DoorLists) ListProgressed(door string, version uint32, digest [MinAckDi
 		d.fail(err)
 		d.mu.Unlock()
 	}
-}
-
-func sortedEntryKeys[V any](m map[entryKey]V) []entryKey {
-	keys := make([]entryKey, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Slice(keys, func(i, j int) bool {
-		if keys[i].kind != keys[j].kind {
-			return keys[i].kind < keys[j].kind
-		}
-		return keys[i].id < keys[j].id
-	})
-	return keys
 }

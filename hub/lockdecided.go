@@ -1,6 +1,7 @@
 package hub
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
@@ -84,27 +85,29 @@ func (s *DoorSync) entryCredential(door string, ref uint32) (Presentation, bool)
 	if ds == nil || ref == 0 {
 		return Presentation{}, false
 	}
-	var found *entryKey
+	var kind EntryKind
+	var id []byte
+	found := false
 	for _, v := range append([]issued{ds.acked, ds.desired}, ds.between...) {
-		for k := range v.entries {
-			if k.kind == EntrySetting || EntryRef(k.kind, []byte(k.id)) != ref {
+		for i := range v.entries.Len() {
+			k, kid := v.entries.key(i)
+			if k == EntrySetting || EntryRef(k, kid) != ref {
 				continue
 			}
-			if found != nil && *found != k {
+			if found && (k != kind || !bytes.Equal(kid, id)) {
 				return Presentation{}, false // two credentials share it: name neither
 			}
-			kk := k
-			found = &kk
+			kind, id, found = k, kid, true
 		}
 	}
-	if found == nil {
+	if !found {
 		return Presentation{}, false
 	}
-	switch found.kind {
+	switch kind {
 	case EntryKeycard:
-		return Presentation{Kind: CredKeycard, CardID: hex.EncodeToString([]byte(found.id))}, true
+		return Presentation{Kind: CredKeycard, CardID: hex.EncodeToString(id)}, true
 	case EntryPhone:
-		return Presentation{Kind: CredMobile, PublicKey: []byte(found.id)}, true
+		return Presentation{Kind: CredMobile, PublicKey: bytes.Clone(id)}, true
 	}
 	return Presentation{}, false
 }

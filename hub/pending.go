@@ -1,6 +1,7 @@
 package hub
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"sort"
@@ -19,16 +20,13 @@ type DoorSync struct {
 	doors map[string]*doorSync
 }
 
-type entryKey struct {
-	kind EntryKind
-	id   string
-}
-
 // issued is one list version the hub computed for a door.
 type issued struct {
 	version uint64
 	digest  [sha256.Size]byte
-	entries map[entryKey][]ListWindow
+	// entries: nil when unknown (a desired list restored after a restart,
+	// not computed again).
+	entries *entrySet
 }
 
 type doorSync struct {
@@ -44,8 +42,16 @@ type doorSync struct {
 	// list is unknown until a full reload is acknowledged.
 	drift bool
 	// revokedSince: for each credential the lock still admits somewhere
-	// the desired list does not, since when.
-	revokedSince map[entryKey]time.Time
+	// the desired list does not, since when; in (kind, id) order.
+	revokedSince []revocation
+}
+
+// revocation is a credential of the acknowledged list the lock admits
+// where the desired list does not, and since when.
+type revocation struct {
+	kind EntryKind
+	id   []byte // part of the acknowledged list's encoding
+	since time.Time
 }
 
 var emptyDigest = ListDigest(nil)
@@ -61,9 +67,8 @@ func (s *DoorSync) door(id string) *doorSync {
 	d := s.doors[id]
 	if d == nil {
 		d = &doorSync{
-			desired:      issued{digest: emptyDigest, entries: map[entryKey][]ListWindow{}},
-			acked:        issued{digest: emptyDigest, entries: map[entryKey][]ListWindow{}},
-			revokedSince: map[entryKey]time.Time{},
+			desired: issued{digest: emptyDigest, entries: noEntries},
+			acked:   issued{digest: emptyDigest, entries: noEntries},
 		}
 		s.doors[id] = d
 	}
@@ -82,12 +87,11 @@ func (s *DoorSync) holds(door string, digest [sha256.Size]byte) bool {
 // the next version. It returns the desired version.
 func (s *DoorSync) Desire(l *DoorList, at time.Time) uint64 {
 	d := s.door(l.Door)
-	entries := func() map[entryKey][]ListWindow {
-		m := make(map[entryKey][]ListWindow, len(l.Entries))
-		for _, e := range l.Entries {
-			m[entryKey{e.Kind, string(e.ID)}] = e.Windows
+	entries := func() *entrySet {
+		if d.acked.entries != nil && d.acked.digest == l.Digest {
+			return d.acked.entries // the same list: one copy
 		}
-		return m
+		return newEntrySet(l.Entries)
 	}
 	if l.Digest == d.desired.digest {
 		if d.desired.entries == nil {
@@ -158,17 +162,38 @@ func (s *DoorSync) Ack(door string, digest []byte, at time.Time) bool {
 // list, keeping the moment each one became pending.
 func (d *doorSync) refresh(at time.Time) {
 	from := ceilSeconds(at)
-	next := map[entryKey]time.Time{}
-	for k, held := range d.acked.entries {
-		if admitsBeyond(held, d.desired.entries[k], from) {
-			since, ok := d.revokedSince[k]
-			if !ok {
-				since = at
+	var next []revocation
+	prev := d.revokedSince // sorted as the lists: read along with them
+	acked, desired := d.acked.entries, d.desired.entries
+	var hb, wb [4]ListWindow
+	if acked != desired {
+		mergeEntries(acked, desired, func(i, j int, same bool) {
+			if i < 0 || same || !admitsBeyond(acked.windows(i, hb[:]), desired.windows(j, wb[:]), from) {
+				return
 			}
-			next[k] = since
-		}
+			kind, id := acked.key(i)
+			for len(prev) > 0 && compareKey(prev[0].kind, prev[0].id, kind, id) < 0 {
+				prev = prev[1:]
+			}
+			since := at
+			if len(prev) > 0 && compareKey(prev[0].kind, prev[0].id, kind, id) == 0 {
+				since = prev[0].since
+			}
+			next = append(next, revocation{kind: kind, id: id, since: since})
+		})
 	}
 	d.revokedSince = next
+}
+
+// compareKey orders entries by (kind, id).
+func compareKey(ak EntryKind, aid []byte, bk EntryKind, bid []byte) int {
+	if ak != bk {
+		if ak < bk {
+			return -1
+		}
+		return 1
+	}
+	return bytes.Compare(aid, bid)
 }
 
 // admitsBeyond reports whether windows a admit at some second from on that
@@ -236,15 +261,19 @@ func (s *DoorSync) DoorPending(door string, now time.Time) DoorPending {
 		Drift: d.drift, Current: !d.drift && d.acked.version == d.desired.version && d.acked.digest == d.desired.digest,
 		DesiredDigest: hex.EncodeToString(d.desired.digest[:]), AckedDigest: hex.EncodeToString(d.acked.digest[:])}
 	from := ceilSeconds(now)
-	for k, want := range d.desired.entries {
-		if admitsBeyond(want, d.acked.entries[k], from) {
-			p.Activations++
-		}
+	desired, acked := d.desired.entries, d.acked.entries
+	var wb, hb [4]ListWindow
+	if desired != nil && desired != acked {
+		mergeEntries(desired, acked, func(i, j int, same bool) {
+			if i >= 0 && !same && admitsBeyond(desired.windows(i, wb[:]), acked.windows(j, hb[:]), from) {
+				p.Activations++
+			}
+		})
 	}
 	p.Revocations = len(d.revokedSince)
-	for _, since := range d.revokedSince {
-		if p.OldestRevocation.IsZero() || since.Before(p.OldestRevocation) {
-			p.OldestRevocation = since
+	for _, r := range d.revokedSince {
+		if p.OldestRevocation.IsZero() || r.since.Before(p.OldestRevocation) {
+			p.OldestRevocation = r.since
 		}
 	}
 	if !p.OldestRevocation.IsZero() {
@@ -258,14 +287,15 @@ func (s *DoorSync) DoorPending(door string, now time.Time) DoorPending {
 // activation or a deactivation not yet applied there — and every drifted
 // door (whose list is unknown). Empty: applied everywhere.
 func (s *DoorSync) CredentialPending(kind EntryKind, id []byte, now time.Time) []string {
-	k := entryKey{kind, string(id)}
 	from := ceilSeconds(now)
 	var out []string
+	var wb, hb [4]ListWindow
 	for door, d := range s.doors {
 		if d.desired.entries == nil {
 			continue // restored and not computed again: not a door of the catalog
 		}
-		want, held := d.desired.entries[k], d.acked.entries[k]
+		want := d.desired.entries.windows(d.desired.entries.find(kind, id), wb[:])
+		held := d.acked.entries.windows(d.acked.entries.find(kind, id), hb[:])
 		if d.drift || admitsBeyond(want, held, from) || admitsBeyond(held, want, from) {
 			out = append(out, door)
 		}
@@ -302,25 +332,31 @@ func allZero(b []byte) bool {
 func (s *DoorSync) KeycardsPending(now time.Time) map[string][]string {
 	from := ceilSeconds(now)
 	out := map[string][]string{}
-	for _, door := range mapKeys(s.doors) {
-		d := s.doors[door]
-		if d.desired.entries == nil {
+	var wb, hb [4]ListWindow
+	for door, d := range s.doors {
+		desired, acked := d.desired.entries, d.acked.entries
+		if desired == nil {
 			continue // restored and not computed again: not a door of the catalog
 		}
-		seen := map[entryKey]bool{}
-		for _, m := range []map[entryKey][]ListWindow{d.desired.entries, d.acked.entries} {
-			for k := range m {
-				if k.kind != EntryKeycard || seen[k] {
-					continue
-				}
-				seen[k] = true
-				want, held := d.desired.entries[k], d.acked.entries[k]
-				if d.drift || admitsBeyond(want, held, from) || admitsBeyond(held, want, from) {
-					id := hex.EncodeToString([]byte(k.id))
-					out[id] = append(out[id], door)
-				}
-			}
+		if desired == acked && !d.drift {
+			continue // the lock holds the desired list
 		}
+		mergeEntries(desired, acked, func(i, j int, same bool) {
+			kind, id := EntryKind(0), []byte(nil)
+			if i >= 0 {
+				kind, id = desired.key(i)
+			} else {
+				kind, id = acked.key(j)
+			}
+			if kind != EntryKeycard || (same && !d.drift) {
+				return
+			}
+			want, held := desired.windows(i, wb[:]), acked.windows(j, hb[:])
+			if d.drift || admitsBeyond(want, held, from) || admitsBeyond(held, want, from) {
+				h := hex.EncodeToString(id)
+				out[h] = append(out[h], door)
+			}
+		})
 	}
 	for _, doors := range out {
 		sort.Strings(doors)
