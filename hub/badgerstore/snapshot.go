@@ -6,7 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
+	"runtime/debug"
+	"runtime/metrics"
 	"sync"
+	"time"
 
 	"github.com/dgraph-io/badger/v4"
 
@@ -21,9 +25,9 @@ var errSnapshotDone = errors.New("badgerstore: snapshot already committed or abo
 // holds (not an empty store) is compared with the current set as its chunks arrive, keeping
 // only what differs (a hub.SnapshotDiff), and applied at Commit as one
 // batch; one that differs in more than Options.SnapshotDiffMax records, or
-// of another site, is written into a new generation while a new catalog
-// is built beside the current one. Either way readers and batches go on
-// with the current set until Commit.
+// of another site, is checked (a hub.SnapshotCheck) and written into a new
+// generation, which Commit loads into a new catalog once it is on disk.
+// Either way readers and batches go on with the current set until Commit.
 func (s *Store) BeginSnapshot(ctx context.Context, site string, version uint64) (hub.SnapshotWriter, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -35,7 +39,7 @@ func (s *Store) BeginSnapshot(ctx context.Context, site string, version uint64) 
 		return nil, hub.ErrClosed
 	}
 	defer s.leave()
-	w := &snapshot{s: s, site: site, version: version}
+	w := &snapshot{s: s, site: site, version: version, heapBefore: liveHeap()}
 	s.writeMu.Lock()
 	// An empty store has nothing to compare with: it loads the snapshot
 	// into a new generation straight away.
@@ -61,19 +65,22 @@ type snapshot struct {
 	// diff, while the snapshot is applied as a diff; guarded by the
 	// store's writeMu.
 	diff *hub.SnapshotDiff
-	// Otherwise gen, cat and wb: the new generation and catalog.
+	// Otherwise gen, check and wb: the new generation, the checks of
+	// its chunks, its writes.
 	gen     uint64
-	cat     *hub.Catalog
+	check   *hub.SnapshotCheck
 	wb      *badger.WriteBatch
 	records int
-	err     error
-	done    bool
+	// heapBefore is the live Go heap when the snapshot began.
+	heapBefore uint64
+	err        error
+	done       bool
 }
 
 // startGeneration sets the snapshot up to write a new generation.
 func (w *snapshot) startGeneration() {
 	w.gen = w.s.nextGen.Add(1) - 1
-	w.cat = hub.NewCatalog()
+	w.check = hub.NewSnapshotCheck(w.site)
 	w.wb = w.s.db.NewWriteBatch()
 	// Two transactions in flight bound the memory a snapshot holds in
 	// Badger to twice 15% of a memtable.
@@ -106,7 +113,7 @@ func (w *snapshot) addDiff(ops []hub.Op) error {
 
 // toGeneration turns a diff snapshot into one that writes a new
 // generation: what it holds so far (the current set's records it keeps
-// and the ones it changes) is loaded into a new catalog and written.
+// and the ones it changes) is checked and written.
 // Called with writeMu held.
 func (w *snapshot) toGeneration() error {
 	d := w.diff
@@ -135,10 +142,12 @@ func (w *snapshot) toGeneration() error {
 	return err
 }
 
-// addGeneration loads ops into the new catalog (which checks them) and
-// writes them into the new generation.
+// addGeneration checks ops as Catalog.Load would and writes them into the
+// new generation. No catalog is built yet: Commit loads the generation
+// once it is on disk, so that the new catalog and Badger's write buffers
+// are never in memory at the same time, beside the current catalog.
 func (w *snapshot) addGeneration(ops []hub.Op) error {
-	if err := w.cat.Load(w.site, ops); err != nil {
+	if err := w.check.Add(ops); err != nil {
 		return fmt.Errorf("snapshot chunk: %w", err)
 	}
 	for i := range ops {
@@ -155,8 +164,8 @@ func (w *snapshot) addGeneration(ops []hub.Op) error {
 }
 
 // Add implements hub.SnapshotWriter: the ops are compared with the
-// current set (a diff snapshot), or go into the new catalog, which checks
-// them, and into the new generation.
+// current set (a diff snapshot), or checked and written into the new
+// generation.
 func (w *snapshot) Add(ops []hub.Op) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -182,9 +191,11 @@ func (w *snapshot) Add(ops []hub.Op) error {
 }
 
 // Commit implements hub.SnapshotWriter: once the new generation is on
-// disk, one synced transaction points m/gen at it and sets the version;
-// then the new catalog replaces the old one and the old generation goes to
-// the reaper.
+// disk it is loaded into a new catalog (which checks it again, and finds
+// colliding emails and device keys), one synced transaction points m/gen
+// at it and sets the version; then the new catalog replaces the old one
+// and the old generation goes to the reaper. Readers and batches use the
+// old set until then.
 func (w *snapshot) Commit() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -207,13 +218,24 @@ func (w *snapshot) Commit() error {
 		}
 		// It fell back to a new generation: commit that.
 	}
-	if w.cat.Site() == nil {
+	if !w.check.HasSite() {
 		w.abort()
 		return &hub.ValidationError{Field: "snapshot.ops", Reason: "a snapshot must hold the site"}
 	}
+	w.check = nil
 	if err := w.wb.Flush(); err != nil {
 		w.abort()
 		return fmt.Errorf("badgerstore: writing snapshot %d: %w", w.version, err)
+	}
+	// Readers and batches go on meanwhile, on the current set.
+	start := time.Now()
+	s.settle(w.heapBefore, settleMax)
+	s.log.Debug("loading the snapshot's generation", slog.Uint64("version", w.version),
+		slog.Duration("settled", time.Since(start)))
+	cat, err := s.loadCatalogGC(w.gen, loadGCEvery)
+	if err != nil {
+		w.abort()
+		return fmt.Errorf("snapshot %d: %w", w.version, err)
 	}
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
@@ -225,13 +247,14 @@ func (w *snapshot) Commit() error {
 		w.abort()
 		return fmt.Errorf("%w: snapshot version %d, store at %d", hub.ErrStaleBatch, w.version, s.version)
 	}
-	// The first uses of codes the snapshot keeps stay; the others go.
-	w.cat.Supersede(s.cat)
-	err := s.db.Update(func(txn *badger.Txn) error {
+	// The first uses of codes the snapshot keeps stay (loadCatalog read
+	// those on disk; Supersede adds any recorded since); the others go.
+	cat.Supersede(s.cat)
+	err = s.db.Update(func(txn *badger.Txn) error {
 		var stale [][]byte
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(prefixFirstUse), PrefetchValues: false})
 		for it.Rewind(); it.Valid(); it.Next() {
-			if w.cat.GuestCode(string(it.Item().Key()[len(prefixFirstUse):])) == nil {
+			if cat.GuestCode(string(it.Item().Key()[len(prefixFirstUse):])) == nil {
 				stale = append(stale, it.Item().KeyCopy(nil))
 			}
 		}
@@ -256,10 +279,13 @@ func (w *snapshot) Commit() error {
 	}
 	s.mu.Lock()
 	old := s.gen
-	s.cat, s.version, s.gen = w.cat, w.version, w.gen
+	s.cat, s.version, s.gen = cat, w.version, w.gen
 	s.mu.Unlock()
 	s.reaper.add(genPrefix(old))
 	w.finish()
+	// The old catalog is garbage now: give its memory back rather than
+	// keep it for the next snapshot, which may be months away.
+	debug.FreeOSMemory()
 	s.log.Debug("snapshot committed", slog.Uint64("version", w.version), slog.Int("records", w.records))
 	return nil
 }
@@ -366,7 +392,7 @@ func (w *snapshot) abort() {
 
 func (w *snapshot) finish() {
 	w.done = true
-	w.cat = nil
+	w.check = nil
 	w.diff = nil
 	w.s.snapMu.Lock()
 	delete(w.s.snaps, w)
@@ -379,4 +405,58 @@ func (w *snapshot) cancel() {
 	if w.wb != nil {
 		w.wb.Cancel()
 	}
+}
+
+// settleMax bounds how long Commit waits, before loading a new
+// generation, for Badger to finish with its write (settle).
+const settleMax = 15 * time.Second
+
+// settleSlack is how much more live heap than before the write Commit
+// accepts before loading a new generation.
+const settleSlack = 8 << 20
+
+// loadGCEvery: while a new generation is loaded beside the current
+// catalog, a garbage collection runs every this many chunks of
+// loadChunk records, so that the decoding's garbage (~2 MB a chunk) does
+// not pile up on top of two catalogs: the Go memory limit alone would
+// let the heap grow to it first.
+const loadGCEvery = 4
+
+// settle waits, at most max, until Badger is done with a bulk write:
+// until no level of the LSM tree needs compacting and the live Go heap
+// is back within settleSlack of heapBefore. A generation's write leaves
+// Badger compacting it for a few seconds, and Badger keeps the table
+// builders' buffers (up to 8, each as large as the largest table it
+// built: a few MB) in a pool that releases one every 2 s once idle.
+// Loading the new catalog on top of them is what made the peak of a
+// wholly different snapshot (docs/performance.md, "Access core").
+func (s *Store) settle(heapBefore uint64, max time.Duration) {
+	deadline := time.Now().Add(max)
+	for {
+		busy := false
+		for _, l := range s.db.Levels() {
+			if l.Score >= 1 || l.Adjusted >= 1 {
+				busy = true
+				break
+			}
+		}
+		if !busy {
+			runtime.GC()
+			busy = liveHeap() > heapBefore+settleSlack
+		}
+		if !busy || !time.Now().Before(deadline) {
+			return
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+// liveHeap is the Go heap's live bytes as of the last garbage collection.
+func liveHeap() uint64 {
+	sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	metrics.Read(sample)
+	if sample[0].Value.Kind() != metrics.KindUint64 {
+		return 0
+	}
+	return sample[0].Value.Uint64()
 }

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -255,7 +256,14 @@ const loadChunk = 1024
 // loadCatalog reads generation gen into a new catalog, kind by kind in
 // dependency order, and the first uses of its guest codes.
 func (s *Store) loadCatalog(gen uint64) (*hub.Catalog, error) {
+	return s.loadCatalogGC(gen, 0)
+}
+
+// loadCatalogGC is loadCatalog, running a garbage collection every
+// gcEvery chunks (0: never).
+func (s *Store) loadCatalogGC(gen uint64, gcEvery int) (*hub.Catalog, error) {
 	cat := hub.NewCatalog()
+	chunks := 0
 	site := ""
 	txn := s.db.NewTransaction(false)
 	defer txn.Discard()
@@ -267,6 +275,9 @@ func (s *Store) loadCatalog(gen uint64) (*hub.Catalog, error) {
 		err := cat.Load(site, ops)
 		clear(ops)
 		ops = ops[:0]
+		if chunks++; gcEvery > 0 && chunks%gcEvery == 0 {
+			runtime.GC()
+		}
 		return err
 	}
 	for _, kc := range loadOrder {
