@@ -22,7 +22,7 @@ type cloudRig struct {
 	pub    ed25519.PublicKey
 }
 
-func startCloudRig(t *testing.T, clientID string) *cloudRig {
+func startCloudRig(t testing.TB, clientID string) *cloudRig {
 	t.Helper()
 	b, err := brokertest.Start("127.0.0.1:0", nil)
 	if err != nil {

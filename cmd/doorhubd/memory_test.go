@@ -57,6 +57,49 @@ type memSample struct {
 // while idle over the last 20 s, and the Go heap in use at the end. It
 // runs once whatever b.N.
 func BenchmarkDaemonMemory(b *testing.B) {
+	var samples []memSample
+	var heap int64
+	for i := 0; i < b.N; i++ {
+		d := startMemDaemon(b, "")
+		start := time.Now()
+		samples = samples[:0]
+		for time.Since(start) < memWatch {
+			time.Sleep(time.Second)
+			s := d.sample()
+			s.At = time.Since(start).Seconds()
+			samples = append(samples, s)
+		}
+		heap = d.heapInUse()
+		d.saveProfile()
+		d.stop()
+	}
+	if len(samples) < 21 {
+		b.Fatalf("%d samples", len(samples))
+	}
+	last, mid := samples[len(samples)-1], samples[len(samples)-21]
+	b.ReportMetric(mb(last.RSS), "rest-rss-MB")
+	b.ReportMetric(mb(last.Anon), "rest-anon-MB")
+	b.ReportMetric(mb(last.Peak), "peak-rss-MB")
+	b.ReportMetric(mb(heap), "rest-heap-MB")
+	b.ReportMetric(float64(last.CPUTicks-mid.CPUTicks)/(last.At-mid.At), "idle-cpu-%")
+	b.ReportMetric(float64(samples[0].CPUTicks)/100, "start-cpu-s")
+}
+
+func mb(v int64) float64 { return float64(v) / (1 << 20) }
+
+// memDaemon is doorhubd as installed running on the benchmark's site.
+type memDaemon struct {
+	b                     *testing.B
+	cmd                   *exec.Cmd
+	stderr                *strings.Builder
+	statusAddr, pprofAddr string
+}
+
+// startMemDaemon builds the site and doorhubd, starts the daemon with
+// the environment its systemd unit gives it (cloud is extra
+// configuration: a cloud section) and waits until its status endpoint
+// answers (it opens after the store and the door lists).
+func startMemDaemon(b *testing.B, cloud string) *memDaemon {
 	dir := b.TempDir()
 	state := filepath.Join(dir, "state")
 	if err := buildMemorySite(filepath.Join(state, "db")); err != nil {
@@ -66,122 +109,99 @@ func BenchmarkDaemonMemory(b *testing.B) {
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		b.Fatalf("go build: %v\n%s", err, out)
 	}
-	statusAddr, token := freeLoopbackAddr(b), filepath.Join(dir, "token")
+	d := &memDaemon{b: b, statusAddr: freeLoopbackAddr(b), stderr: &strings.Builder{}}
+	token := filepath.Join(dir, "token")
 	if err := os.WriteFile(token, []byte("mem-token\n"), 0o600); err != nil {
 		b.Fatal(err)
 	}
 	config := filepath.Join(dir, "doorhub.yaml")
 	body := fmt.Sprintf("hub_id: hub-mem\nstate_dir: %s\nradio:\n  port: %s\nstatus:\n  listen: %s\n  token_file: %s\n  socket: \"\"\n",
-		state, filepath.Join(dir, "no-radio"), statusAddr, token)
-	pprofAddr := ""
+		state, filepath.Join(dir, "no-radio"), d.statusAddr, token)
 	if os.Getenv(memProfileEnv) != "" {
-		pprofAddr = freeLoopbackAddr(b)
-		body += fmt.Sprintf("  pprof: %s\n", pprofAddr)
+		d.pprofAddr = freeLoopbackAddr(b)
+		body += fmt.Sprintf("  pprof: %s\n", d.pprofAddr)
 	}
-	if err := os.WriteFile(config, []byte(body), 0o644); err != nil {
+	if err := os.WriteFile(config, []byte(body+cloud), 0o644); err != nil {
 		b.Fatal(err)
 	}
-	var samples []memSample
-	var heap memHeap
-	for i := 0; i < b.N; i++ {
-		samples, heap = watchDaemon(b, bin, config, statusAddr, pprofAddr)
-	}
-	if len(samples) < 21 {
-		b.Fatalf("%d samples", len(samples))
-	}
-	last, mid := samples[len(samples)-1], samples[len(samples)-21]
-	mb := func(v int64) float64 { return float64(v) / (1 << 20) }
-	b.ReportMetric(mb(last.RSS), "rest-rss-MB")
-	b.ReportMetric(mb(last.Anon), "rest-anon-MB")
-	b.ReportMetric(mb(last.Peak), "peak-rss-MB")
-	b.ReportMetric(mb(heap.live), "rest-heap-MB")
-	b.ReportMetric(float64(last.CPUTicks-mid.CPUTicks)/(last.At-mid.At), "idle-cpu-%")
-	b.ReportMetric(float64(samples[0].CPUTicks)/100, "start-cpu-s")
-}
-
-// memHeap is what the daemon's metrics say of its heap at the end.
-type memHeap struct{ live int64 }
-
-// watchDaemon starts the daemon with the environment its systemd unit
-// gives it, waits until its status endpoint answers (it opens after the
-// store and the door lists), samples it every second for memWatch,
-// reads its heap in use from its metrics (the live heap, give or take
-// what was allocated since it last settled: see settle.go) and stops
-// it; with a pprof listener, it saves its heap profile.
-func watchDaemon(b *testing.B, bin, config, statusAddr, pprofAddr string) ([]memSample, memHeap) {
-	cmd := exec.Command(bin, "--config", config)
-	cmd.Env = append(os.Environ(), unitEnvironment(b)...)
-	var stderr strings.Builder
-	cmd.Stdout, cmd.Stderr = &stderr, &stderr
-	if err := cmd.Start(); err != nil {
+	d.cmd = exec.Command(bin, "--config", config)
+	d.cmd.Env = append(os.Environ(), unitEnvironment(b)...)
+	d.cmd.Stdout, d.cmd.Stderr = d.stderr, d.stderr
+	if err := d.cmd.Start(); err != nil {
 		b.Fatal(err)
 	}
-	defer func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		if err := cmd.Wait(); err != nil {
-			b.Errorf("doorhubd: %v\n%s", err, stderr.String())
-		}
-	}()
 	deadline := time.Now().Add(time.Minute)
 	for {
-		resp, err := http.Get("http://" + statusAddr + "/livez")
+		resp, err := http.Get("http://" + d.statusAddr + "/livez")
 		if err == nil {
 			resp.Body.Close()
-			break
+			return d
 		}
 		if time.Now().After(deadline) {
-			b.Fatalf("doorhubd did not start: %v\n%s", err, stderr.String())
+			d.stop()
+			b.Fatalf("doorhubd did not start: %v\n%s", err, d.stderr.String())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	var samples []memSample
-	start := time.Now()
-	for time.Since(start) < memWatch {
-		time.Sleep(time.Second)
-		s := sampleProc(cmd.Process.Pid)
-		s.At = time.Since(start).Seconds()
-		samples = append(samples, s)
+}
+
+func (d *memDaemon) sample() memSample { return sampleProc(d.cmd.Process.Pid) }
+
+// stop ends the daemon as systemd does and waits for it.
+func (d *memDaemon) stop() {
+	_ = d.cmd.Process.Signal(syscall.SIGTERM)
+	if err := d.cmd.Wait(); err != nil {
+		d.b.Errorf("doorhubd: %v\n%s", err, d.stderr.String())
 	}
-	var heap memHeap
-	req, err := http.NewRequest("GET", "http://"+statusAddr+"/metrics", nil)
+}
+
+// heapInUse reads the Go heap in use from the daemon's metrics: the live
+// heap, give or take what it allocated since it last settled (settle.go).
+func (d *memDaemon) heapInUse() int64 {
+	req, err := http.NewRequest("GET", "http://"+d.statusAddr+"/metrics", nil)
 	if err != nil {
-		b.Fatal(err)
+		d.b.Fatal(err)
 	}
 	req.Header.Set("Authorization", "Bearer mem-token")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		b.Fatal(err)
+		d.b.Fatal(err)
 	}
 	text, err := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	if err != nil {
-		b.Fatal(err)
+		d.b.Fatal(err)
 	}
 	for _, line := range strings.Split(string(text), "\n") {
 		if v, ok := strings.CutPrefix(line, "go_memstats_heap_alloc_bytes "); ok {
 			f, _ := strconv.ParseFloat(strings.TrimSpace(v), 64)
-			heap.live = int64(f)
+			return int64(f)
 		}
 	}
-	if heap.live == 0 {
-		b.Fatalf("no go_memstats_heap_alloc_bytes in the metrics:\n%s", text)
+	d.b.Fatalf("no go_memstats_heap_alloc_bytes in the metrics:\n%s", text)
+	return 0
+}
+
+// saveProfile saves the daemon's heap profile where memProfileEnv says,
+// if it does.
+func (d *memDaemon) saveProfile() {
+	path := os.Getenv(memProfileEnv)
+	if path == "" {
+		return
 	}
-	if path := os.Getenv(memProfileEnv); path != "" {
-		resp, err := http.Get("http://" + pprofAddr + "/debug/pprof/heap")
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer resp.Body.Close()
-		f, err := os.Create(path)
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer f.Close()
-		if _, err := io.Copy(f, resp.Body); err != nil {
-			b.Fatal(err)
-		}
+	resp, err := http.Get("http://" + d.pprofAddr + "/debug/pprof/heap")
+	if err != nil {
+		d.b.Fatal(err)
 	}
-	return samples, heap
+	defer resp.Body.Close()
+	f, err := os.Create(path)
+	if err != nil {
+		d.b.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		d.b.Fatal(err)
+	}
 }
 
 // unitEnvironment is the Environment= lines of the packaged systemd unit.
@@ -246,6 +266,59 @@ func sampleProc(pid int) memSample {
 	return s
 }
 
+// memorySiteOps are the benchmark site's records: the site, 200 doors, 20
+// keys and, for each of the people, a person, a resident grant and an
+// active keycard. prefix names the people, grants and keycards apart: a
+// site with another prefix is wholly different but for the doors and keys.
+// Every renameEvery-th person (0: none) has another name and an inactive
+// keycard.
+func memorySiteOps(prefix string, renameEvery int) []hub.Op {
+	ops := []hub.Op{{Type: hub.OpPutSite, Site: &hub.Site{ID: "site-mem", Name: "Memory", TimeZone: "UTC",
+		DoorcodeLength: 7, DoorcodeSecret: []byte("0123456789abcdef0123")}}}
+	for i := range memDoors {
+		typ := hub.DoorResidence
+		if i == 0 {
+			typ = hub.DoorEntrance
+		}
+		ops = append(ops, hub.Op{Type: hub.OpPutDoor, Door: &hub.Door{ID: memDoor(i), Name: "Door " + memDoor(i), Type: typ}})
+	}
+	for k := range memKeys {
+		doors := []string{memDoor(0)}
+		for j := 1; j <= 9; j++ {
+			doors = append(doors, memDoor(k*9+j))
+		}
+		ops = append(ops, hub.Op{Type: hub.OpPutKey, Key: &hub.Key{ID: fmt.Sprintf("k-%02d", k), Name: fmt.Sprintf("Wing %d", k), Doors: doors}})
+	}
+	for i := range memPeople {
+		rename := ""
+		if renameEvery > 0 && i%renameEvery == 0 {
+			rename = " (moved)"
+		}
+		ops = append(ops, memPersonOps(prefix, i, rename)...)
+	}
+	return ops
+}
+
+var memStart = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+
+func memDoor(i int) string { return fmt.Sprintf("d-%03d", i) }
+
+// memPersonOps puts person i of the site named by prefix with a grant
+// and a keycard; a non-empty rename gives another name and deactivates
+// the card.
+func memPersonOps(prefix string, i int, rename string) []hub.Op {
+	p := fmt.Sprintf("%sp%07d", prefix, i)
+	name := fmt.Sprintf("Resident %d", i) + rename
+	salt := uint64(len(prefix)) * 0x5851F42D4C957F2D
+	return []hub.Op{
+		{Type: hub.OpPutPerson, Person: &hub.Person{ID: p, Email: p + "@example.com", Name: name}},
+		{Type: hub.OpPutGrant, Grant: &hub.Grant{ID: fmt.Sprintf("%sg%07d", prefix, i), PersonID: p, KeyID: fmt.Sprintf("k-%02d", i%memKeys),
+			Resident: true, StartsAt: memStart, Method: hub.MethodApp}},
+		{Type: hub.OpPutKeycard, Keycard: &hub.Keycard{CardID: fmt.Sprintf("%016x", (uint64(i+1)*0x9E3779B97F4A7C15)^salt),
+			OwnerID: p, Active: rename == ""}},
+	}
+}
+
 // buildMemorySite writes the benchmark's site and buffered events.
 func buildMemorySite(dir string) error {
 	st, err := badgerstore.Open(dir, badgerstore.DefaultOptions())
@@ -257,34 +330,7 @@ func buildMemorySite(dir string) error {
 	if err != nil {
 		return err
 	}
-	door := func(i int) string { return fmt.Sprintf("d-%03d", i) }
-	ops := []hub.Op{{Type: hub.OpPutSite, Site: &hub.Site{ID: "site-mem", Name: "Memory", TimeZone: "UTC",
-		DoorcodeLength: 7, DoorcodeSecret: []byte("0123456789abcdef0123")}}}
-	for i := range memDoors {
-		typ := hub.DoorResidence
-		if i == 0 {
-			typ = hub.DoorEntrance
-		}
-		ops = append(ops, hub.Op{Type: hub.OpPutDoor, Door: &hub.Door{ID: door(i), Name: "Door " + door(i), Type: typ}})
-	}
-	for k := range memKeys {
-		doors := []string{door(0)}
-		for j := 1; j <= 9; j++ {
-			doors = append(doors, door(k*9+j))
-		}
-		ops = append(ops, hub.Op{Type: hub.OpPutKey, Key: &hub.Key{ID: fmt.Sprintf("k-%02d", k), Name: fmt.Sprintf("Wing %d", k), Doors: doors}})
-	}
-	start := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
-	for i := range memPeople {
-		p := fmt.Sprintf("p%07d", i)
-		ops = append(ops, hub.Op{Type: hub.OpPutPerson, Person: &hub.Person{ID: p, Email: p + "@example.com", Name: fmt.Sprintf("Resident %d", i)}},
-			hub.Op{Type: hub.OpPutGrant, Grant: &hub.Grant{ID: fmt.Sprintf("g%07d", i), PersonID: p, KeyID: fmt.Sprintf("k-%02d", i%memKeys),
-				Resident: true, StartsAt: start, Method: hub.MethodApp}})
-	}
-	for i := range memPeople {
-		ops = append(ops, hub.Op{Type: hub.OpPutKeycard, Keycard: &hub.Keycard{CardID: fmt.Sprintf("%016x", uint64(i+1)*0x9E3779B97F4A7C15),
-			OwnerID: fmt.Sprintf("p%07d", i), Active: true}})
-	}
+	ops := memorySiteOps("", 0)
 	for len(ops) > 0 {
 		n := min(len(ops), 1000)
 		if err := w.Add(ops[:n]); err != nil {
@@ -308,7 +354,7 @@ func buildMemorySite(dir string) error {
 		go func() {
 			defer wg.Done()
 			for i := g; i < memEvents; i += writers {
-				a := hub.DoorActivity(door(1+i%(memDoors-1)), hub.ActivityDoorHeldOpen, hub.Now{Time: start.Add(time.Duration(i) * time.Second), Trusted: true}, -1)
+				a := hub.DoorActivity(memDoor(1+i%(memDoors-1)), hub.ActivityDoorHeldOpen, hub.Now{Time: memStart.Add(time.Duration(i) * time.Second), Trusted: true}, -1)
 				if _, err := ob.Append(context.Background(), a); err != nil {
 					errs <- err
 					return
