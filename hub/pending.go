@@ -49,8 +49,8 @@ type doorSync struct {
 // revocation is a credential of the acknowledged list the lock admits
 // where the desired list does not, and since when.
 type revocation struct {
-	kind EntryKind
-	id   []byte // part of the acknowledged list's encoding
+	kind  EntryKind
+	id    []byte // part of the acknowledged list's encoding
 	since time.Time
 }
 
