@@ -127,6 +127,17 @@ func entryLen(b []byte) (int, error) {
 	return 4 + n + 16*count, nil
 }
 
+// compareKey orders entries by (kind, id).
+func compareKey(ak EntryKind, aid []byte, bk EntryKind, bid []byte) int {
+	if ak != bk {
+		if ak < bk {
+			return -1
+		}
+		return 1
+	}
+	return bytes.Compare(aid, bid)
+}
+
 // compareKeys orders two encoded entries by (kind, id).
 func compareKeys(a, b []byte) int {
 	if a[0] != b[0] {

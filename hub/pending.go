@@ -1,7 +1,6 @@
 package hub
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"sort"
@@ -185,17 +184,6 @@ func (d *doorSync) refresh(at time.Time) {
 	d.revokedSince = next
 }
 
-// compareKey orders entries by (kind, id).
-func compareKey(ak EntryKind, aid []byte, bk EntryKind, bid []byte) int {
-	if ak != bk {
-		if ak < bk {
-			return -1
-		}
-		return 1
-	}
-	return bytes.Compare(aid, bid)
-}
-
 // admitsBeyond reports whether windows a admit at some second from on that
 // windows b do not. Both are sorted, disjoint and not adjacent.
 func admitsBeyond(a, b []ListWindow, from int64) bool {
@@ -342,12 +330,11 @@ func (s *DoorSync) KeycardsPending(now time.Time) map[string][]string {
 			continue // the lock holds the desired list
 		}
 		mergeEntries(desired, acked, func(i, j int, same bool) {
-			kind, id := EntryKind(0), []byte(nil)
-			if i >= 0 {
-				kind, id = desired.key(i)
-			} else {
-				kind, id = acked.key(j)
+			in, at := desired, i
+			if i < 0 {
+				in, at = acked, j
 			}
+			kind, id := in.key(at)
 			if kind != EntryKeycard || (same && !d.drift) {
 				return
 			}
