@@ -60,6 +60,9 @@ type Catalog struct {
 	emails     idIndex // by normalized email
 	grants     arena[grantRec]
 	grantsByID idIndex
+	// exactTimes holds the times of grants whose start or expiry their
+	// nanoseconds do not give back exactly (grantExact), by grant id.
+	exactTimes map[string]grantTimes
 	cards      arena[cardRec]
 	cardsByID  handleIndex[cardHint]
 

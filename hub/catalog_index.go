@@ -70,36 +70,48 @@ func (p *personRec) person() *Person {
 // lists: its person's (singly linked, in the order put) and its key's
 // (doubly linked, in no particular order), so a door's list visits only
 // the grants of keys that open the door (doorCandidates).
+//
+// Its start and expiry are Unix nanoseconds (catalog_times.go): 56 bytes
+// a grant and no pointer for the GC to follow, where two time.Time took 48
+// bytes and each held a *Location.
 type grantRec struct {
-	id         string
-	person     int32
-	key        int32
-	next       int32 // the person's next grant
-	prevByKey  int32 // the key's previous grant; none: first
-	nextByKey  int32 // the key's next grant
-	resident   bool
-	mayShare   bool
-	doorcode   bool // method doorcode, else app
-	hasExpires bool
-	live       bool
-	start      time.Time
-	expires    time.Time
+	id        string
+	start     int64 // Unix nanoseconds (packTime)
+	expires   int64 // likewise; only with grantHasExpires
+	person    int32
+	key       int32
+	next      int32 // the person's next grant
+	prevByKey int32 // the key's previous grant; none: first
+	nextByKey int32 // the key's next grant
+	live      bool
+	doorcode  bool // method doorcode, else app
+	resident  bool
+	flags     grantFlags
 }
+
+// grantFlags are a grant's other booleans.
+type grantFlags uint8
+
+const (
+	grantMayShare grantFlags = 1 << iota
+	grantHasExpires
+	grantStartLocal   // start is in time.Local, else in UTC
+	grantExpiresLocal // likewise for the expiry
+	// grantExact: the times are not what start and expires with the
+	// location flags give back (another location, a monotonic reading, a
+	// year outside 1678–2261); Catalog.exactTimes keeps them as put, and
+	// start and expires are clamped (packTime).
+	grantExact
+)
+
+func (g *grantRec) mayShare() bool   { return g.flags&grantMayShare != 0 }
+func (g *grantRec) hasExpires() bool { return g.flags&grantHasExpires != 0 }
 
 func (g *grantRec) method() AccessMethod {
 	if g.doorcode {
 		return MethodDoorcode
 	}
 	return MethodApp
-}
-
-// expiresAt is the grant's expiry, pointing into the arena: valid until
-// the catalog next changes.
-func (g *grantRec) expiresAt() *time.Time {
-	if g.hasExpires {
-		return &g.expires
-	}
-	return nil
 }
 
 // cardRec is a keycard with its id decoded: comparing a presented id
@@ -225,9 +237,8 @@ func (c *Catalog) doorH(id string) int32 {
 func (c *Catalog) grantOf(h int32) *Grant {
 	r := &c.grants.recs[h]
 	g := &Grant{ID: r.id, PersonID: c.people.recs[r.person].id(), KeyID: c.keyByH[r.key].ID,
-		Resident: r.resident, MayShare: r.mayShare, StartsAt: r.start, Method: r.method()}
-	if r.hasExpires {
-		e := r.expires
+		Resident: r.resident, MayShare: r.mayShare(), StartsAt: c.grantStart(r), Method: r.method()}
+	if e, ok := c.grantExpiry(r); ok {
 		g.Expires = &e
 	}
 	return g
@@ -386,6 +397,9 @@ func (c *Catalog) setGrant(id string, g *Grant) {
 		c.unlinkGrantByKey(h)
 	}
 	c.record(KindGrant, id, g, func() { c.setGrant(id, old) })
+	if h != none {
+		delete(c.exactTimes, id)
+	}
 	if g == nil {
 		c.grantsByID.remove(idTag(id), h)
 		c.grants.release(h)
@@ -397,10 +411,11 @@ func (c *Catalog) setGrant(id string, g *Grant) {
 		c.grantsByID.insert(idTag(g.ID), h, struct{}{})
 	}
 	r := grantRec{id: g.ID, person: c.personH(g.PersonID), key: c.keys[g.KeyID].h, next: none,
-		prevByKey: none, nextByKey: none, resident: g.Resident, mayShare: g.MayShare, doorcode: g.Method == MethodDoorcode, live: true, start: g.StartsAt}
-	if g.Expires != nil {
-		r.hasExpires, r.expires = true, *g.Expires
+		prevByKey: none, nextByKey: none, resident: g.Resident, doorcode: g.Method == MethodDoorcode, live: true}
+	if g.MayShare {
+		r.flags |= grantMayShare
 	}
+	c.setGrantTimes(&r, g.StartsAt, g.Expires)
 	c.grants.recs[h] = r
 	c.linkGrant(r.person, h)
 	c.linkGrantByKey(h)

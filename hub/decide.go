@@ -247,7 +247,7 @@ var decideCalls = sync.Pool{New: func() any {
 
 func (call *decideCall) run(c *Catalog) {
 	e, d := call.e, &call.d
-	ev := evaluator{c: c, door: c.doors[call.doorID], doorID: call.doorID, now: call.now, margin: e.margin, subject: none}
+	ev := newEvaluator(c, c.doors[call.doorID], call.doorID, call.now, e.margin)
 	if ev.door == nil {
 		d.Reason = UnknownDoor
 		return
@@ -285,7 +285,7 @@ func (e *Engine) ExplainPerson(doorID, personID string, now Now) []Decision {
 		door := c.doors[doorID]
 		try := func(kind CredentialKind, fill func(ev *evaluator, d *Decision)) {
 			d := Decision{Door: doorID, At: now.Time, Kind: kind, ClockTrusted: now.Trusted, Visibility: Visible}
-			ev := evaluator{c: c, door: door, doorID: doorID, now: now, margin: e.margin, subject: none}
+			ev := newEvaluator(c, door, doorID, now, e.margin)
 			if door == nil {
 				d.Reason = UnknownDoor
 			} else {
@@ -408,6 +408,20 @@ type evaluator struct {
 	margin time.Duration
 	// subject is the person the credential resolved to, or none.
 	subject int32
+	// now in Unix nanoseconds (unixNanos), and now+margin, for grants'
+	// windows: nowExact says they compare exactly with a grant's.
+	nowNs, marginNs int64
+	nowExact        bool
+}
+
+func newEvaluator(c *Catalog, door *doorNode, doorID string, now Now, margin time.Duration) evaluator {
+	ev := evaluator{c: c, door: door, doorID: doorID, now: now, margin: margin, subject: none}
+	ev.nowNs, ev.nowExact = unixNanos(now.Time)
+	if !now.Trusted {
+		// Clamped, it still orders right against any exact expiry.
+		ev.marginNs, _ = unixNanos(now.Time.Add(margin))
+	}
+	return ev
 }
 
 func (ev *evaluator) keycard(d *Decision, cardID string) {
@@ -463,6 +477,30 @@ func (ev *evaluator) window(start time.Time, expires *time.Time) Reason {
 	}
 	if !ev.now.Trusted && expires != nil && expires.Before(t.Add(ev.margin)) {
 		return ClockUntrusted
+	}
+	return ""
+}
+
+// grantWindow is window for a grant's times. Exact nanoseconds on both
+// sides compare as the times do; otherwise it asks window itself.
+func (ev *evaluator) grantWindow(g *grantRec) Reason {
+	if !ev.nowExact || g.flags&grantExact != 0 {
+		start := ev.c.grantStart(g)
+		if e, ok := ev.c.grantExpiry(g); ok {
+			return ev.window(start, &e)
+		}
+		return ev.window(start, nil)
+	}
+	if ev.nowNs < g.start {
+		return NotStarted
+	}
+	if g.flags&grantHasExpires != 0 {
+		if ev.nowNs >= g.expires {
+			return Expired
+		}
+		if !ev.now.Trusted && g.expires < ev.marginNs {
+			return ClockUntrusted
+		}
 	}
 	return ""
 }
@@ -551,7 +589,7 @@ func (ev *evaluator) grantReason(g *grantRec, k *keyNode, kind CredentialKind) R
 			return DoorcodesNotAllowed
 		}
 	}
-	return ev.window(g.start, g.expiresAt())
+	return ev.grantWindow(g)
 }
 
 // hostReason is why a host cannot share key k now, or "": the host needs a
@@ -565,10 +603,10 @@ func (ev *evaluator) hostReason(hostID string, k *keyNode) Reason {
 	best := HostRevoked
 	for h := c.people.recs[host].grants; h != none; h = c.grants.recs[h].next {
 		g := &c.grants.recs[h]
-		if g.key != k.h || !g.mayShare {
+		if g.key != k.h || !g.mayShare() {
 			continue
 		}
-		switch r := ev.window(g.start, g.expiresAt()); r {
+		switch r := ev.grantWindow(g); r {
 		case "":
 			return ""
 		case ClockUntrusted:

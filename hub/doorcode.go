@@ -123,7 +123,7 @@ func newHolderSet(c *Catalog, doorID, date string) *holderSet {
 		if _, done := hs.codeOf[p.id()]; done {
 			continue
 		}
-		if k := c.keyByH[g.key]; k.DoorcodesAllowed && k.opens(dh) && overlaps(g.start, g.expiresAt(), dayStart, dayEnd) {
+		if k := c.keyByH[g.key]; k.DoorcodesAllowed && k.opens(dh) && c.grantOverlaps(g, dayStart, dayEnd) {
 			hs.add(p.id(), d.code(doorID, p.id(), date, p.reroll, site.DoorcodeLength))
 		}
 	}
@@ -163,7 +163,7 @@ func (hs *holderSet) update(c *Catalog, doorID, date, personID string) {
 	for h := p.grants; h != none; h = c.grants.recs[h].next {
 		g := &c.grants.recs[h]
 		if k := c.keyByH[g.key]; g.doorcode && k.DoorcodesAllowed && k.opens(dh) &&
-			overlaps(g.start, g.expiresAt(), dayStart, dayEnd) {
+			c.grantOverlaps(g, dayStart, dayEnd) {
 			hs.add(personID, DailyDoorcode(site.DoorcodeSecret, doorID, personID, date, p.reroll, site.DoorcodeLength))
 			return
 		}

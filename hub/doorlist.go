@@ -496,7 +496,7 @@ func admitWindows(c *Catalog, n int32, doorID string, kind CredentialKind, nowSe
 		if kind == CredMobile && g.doorcode {
 			continue
 		}
-		ws = append(ws, windowOf(g.start, g.expiresAt()))
+		ws = append(ws, c.grantWindow(g))
 	}
 	for _, id := range c.guestsByGuest[c.people.recs[n].id()] {
 		gg := c.guestGrants[id]
@@ -514,10 +514,10 @@ func admitWindows(c *Catalog, n int32, doorID string, kind CredentialKind, nowSe
 		}
 		for h := c.people.recs[host].grants; h != none; h = c.grants.recs[h].next {
 			hg := &c.grants.recs[h]
-			if hg.key != k.h || !hg.mayShare {
+			if hg.key != k.h || !hg.mayShare() {
 				continue
 			}
-			if w, ok := intersect(guest, windowOf(hg.start, hg.expiresAt())); ok {
+			if w, ok := intersect(guest, c.grantWindow(hg)); ok {
 				ws = append(ws, w)
 			}
 		}
