@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dgraph-io/badger/v4"
+
 	"github.com/doorhub/doorhub/hub"
 	"github.com/doorhub/doorhub/hub/storetest"
 )
@@ -137,6 +139,87 @@ func (s *memSample) fileRSS() {
 	}
 }
 
+// memTraceEnv, set to a file name in the memory child, samples the
+// process every 10 ms from the snapshot's start to stderr (resident
+// size, Go heap, file pages) and writes a heap profile to the file at
+// each new peak of the Go heap in use: where the peak comes from.
+const memTraceEnv = "DOORHUB_BADGERSTORE_MEMORY_TRACE"
+
+// memBadgerEnv, in the memory child, overrides Badger options for
+// trying other settings: "MemTableSize=1048576,NumLevelZeroTables=2,...".
+const memBadgerEnv = "DOORHUB_BADGERSTORE_MEMORY_BADGER"
+
+func setBadgerOptions(t testing.TB, spec string) {
+	set := map[string]int64{}
+	for _, kv := range strings.Split(spec, ",") {
+		k, v, _ := strings.Cut(kv, "=")
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			t.Fatalf("%s: %v", memBadgerEnv, err)
+		}
+		set[k] = n
+	}
+	testHookBadgerOptions = func(bo *badger.Options) {
+		for k, n := range set {
+			switch k {
+			case "MemTableSize":
+				bo.MemTableSize = n
+			case "NumMemtables":
+				bo.NumMemtables = int(n)
+			case "BaseTableSize":
+				bo.BaseTableSize = n
+			case "BaseLevelSize":
+				bo.BaseLevelSize = n
+			case "NumLevelZeroTables":
+				bo.NumLevelZeroTables = int(n)
+			case "NumLevelZeroTablesStall":
+				bo.NumLevelZeroTablesStall = int(n)
+			case "BlockSize":
+				bo.BlockSize = int(n)
+			case "LevelSizeMultiplier":
+				bo.LevelSizeMultiplier = int(n)
+			default:
+				t.Fatalf("%s: unknown option %s", memBadgerEnv, k)
+			}
+		}
+	}
+}
+
+// traceMemory starts the sampler of memTraceEnv; stop ends it.
+func traceMemory(profile string) (stop func()) {
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		start := time.Now()
+		var peak int64
+		t := time.NewTicker(10 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+			s := sampleMemory("trace")
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			fmt.Fprintf(os.Stderr, "trace %6dms rss %6.1f anon %6.1f file %5.1f (sst %4.1f mem %4.1f) heap alloc %6.1f inuse %6.1f retained %6.1f gcs %d\n",
+				time.Since(start).Milliseconds(), float64(s.VmRSS)/(1<<20), float64(s.RssAnon)/(1<<20), float64(s.RssFile)/(1<<20),
+				float64(s.FileSST)/(1<<20), float64(s.FileMem)/(1<<20), float64(ms.HeapAlloc)/(1<<20), float64(ms.HeapInuse)/(1<<20),
+				float64(ms.HeapIdle-ms.HeapReleased)/(1<<20), ms.NumGC)
+			if int64(ms.HeapInuse) > peak+(1<<20) {
+				peak = int64(ms.HeapInuse)
+				if f, err := os.Create(profile); err == nil {
+					_ = pprof.WriteHeapProfile(f)
+					f.Close()
+				}
+			}
+		}
+	}()
+	return func() { close(done); <-finished }
+}
+
 func mb(b int64) string { return fmt.Sprintf("%.1f MB", float64(b)/(1<<20)) }
 
 // TestMemoryChild is the child process of BenchmarkResidentMemory: a fresh
@@ -176,7 +259,14 @@ func TestMemoryChild(t *testing.T) {
 	}
 	emit(sampleMemory("start"))
 	opts := DefaultOptions()
-	opts.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	if e := os.Getenv(memBadgerEnv); e != "" {
+		setBadgerOptions(t, e)
+	}
+	level := slog.LevelWarn
+	if os.Getenv(memTraceEnv) != "" {
+		level = slog.LevelDebug // Badger's flushes and compactions, the store's steps
+	}
+	opts.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	start := time.Now()
 	s, err := Open(dir, opts)
 	if err != nil {
@@ -203,6 +293,10 @@ func TestMemoryChild(t *testing.T) {
 	}
 	// Reset the peak (Linux: clear_refs 5) to measure the snapshot alone.
 	_ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
+	if p := os.Getenv(memTraceEnv); p != "" {
+		stop := traceMemory(p)
+		defer stop()
+	}
 	start = time.Now()
 	w, err := s.BeginSnapshot(context.Background(), storetest.SiteID, s.Version()+1)
 	if err != nil {
@@ -300,6 +394,11 @@ func BenchmarkResidentMemory(b *testing.B) {
 	if raceEnabled {
 		b.Skip("the race detector multiplies memory")
 	}
+	if e := os.Getenv(memBadgerEnv); e != "" {
+		// The site is built with the same options as the child opens it.
+		setBadgerOptions(b, e)
+		defer func() { testHookBadgerOptions = nil }()
+	}
 	site := b.TempDir()
 	o := DefaultOptions()
 	o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -349,7 +448,7 @@ func BenchmarkResidentMemory(b *testing.B) {
 						mb(s.FileBinary), mb(s.FileOther), mb(s.VmHWM), mb(int64(s.HeapAlloc)), mb(int64(s.GoSys)), took(s.Took))
 				}
 			}
-			rest, snap := byPhase["at rest"], byPhase["snapshot applied"]
+			rest, snap, after := byPhase["at rest"], byPhase["snapshot applied"], byPhase["at rest after the snapshot"]
 			if rest.VmRSS == 0 || snap.VmHWM == 0 {
 				b.Fatalf("the child reported no figures: %+v", byPhase)
 			}
@@ -359,6 +458,10 @@ func BenchmarkResidentMemory(b *testing.B) {
 			b.ReportMetric(float64(rest.VmRSS)/(1<<20), "rest-rss-MB")
 			b.ReportMetric(float64(rest.HeapAlloc)/(1<<20), "rest-heap-MB")
 			b.ReportMetric(float64(snap.VmHWM)/(1<<20), "snapshot-peak-rss-MB")
+			// The peak until the store settled again: the reaper removing
+			// the old generation (a new-generation snapshot) and the
+			// compactions of its tombstones.
+			b.ReportMetric(float64(after.VmHWM)/(1<<20), "reap-peak-rss-MB")
 			b.ReportMetric(byPhase["opened"].Took.Seconds(), "open-s")
 			b.ReportMetric(snap.Took.Seconds(), "snapshot-s")
 		})

@@ -87,8 +87,15 @@ const DefaultSnapshotDiffMax = 20000
 // DefaultOptions returns the options for a 1 GB Raspberry Pi.
 func DefaultOptions() Options {
 	return Options{
-		MemTableSize:     2 << 20,
-		BaseTableSize:    256 << 10,
+		// Badger builds every table whole in memory, in buffers it pools
+		// (up to 8, each grown to the largest table it built: blocks
+		// uncompressed plus their compression bound) and releases one
+		// every 2 s once idle. A memtable's flush is the largest build:
+		// with 2 MiB memtables the pooled buffers were 7.5 MB each, up to
+		// 60 MB during a bulk write; with 1 MiB memtables and 192 KiB
+		// tables they are about 2.7 MB (docs/store.md, "Badger options").
+		MemTableSize:     1 << 20,
+		BaseTableSize:    192 << 10,
 		NumMemtables:     2,
 		BlockCacheSize:   1 << 20,
 		IndexCacheSize:   4 << 20,
@@ -174,8 +181,15 @@ func (o Options) badger(dir string, log *slog.Logger) badger.Options {
 	bo.Compression = o.Compression
 	// Level 1: most of the size win at a fraction of the CPU of higher levels.
 	bo.ZSTDCompressionLevel = 1
+	if testHookBadgerOptions != nil {
+		testHookBadgerOptions(&bo)
+	}
 	return bo
 }
+
+// testHookBadgerOptions, set by tests only, changes Badger's options
+// before Open: for measuring other settings (memory_test.go).
+var testHookBadgerOptions func(*badger.Options)
 
 // slogAdapter gives Badger a log/slog logger. Badger's errors and warnings
 // keep their level; its info lines (compactions, flushes, replays) are

@@ -25,6 +25,10 @@ type reaper struct {
 	busy  bool
 	wake  chan struct{}
 	idle  *sync.Cond
+	// release, if set, is called every releaseEvery keys removed: the
+	// scans and the compactions of the tombstones read tables through
+	// their mappings (Store.ReleaseTablePages gives those pages back).
+	release func()
 }
 
 func newReaper(db *badger.DB, log *slog.Logger) *reaper {
@@ -145,6 +149,9 @@ func (r *reaper) remove(ctx context.Context, prefix []byte) (int, error) {
 		})
 		if err != nil {
 			return total, err
+		}
+		if total/releaseEvery != (total+len(keys))/releaseEvery && r.release != nil {
+			r.release()
 		}
 		total += len(keys)
 		from = append(keys[len(keys)-1], 0)

@@ -71,6 +71,7 @@ type snapshot struct {
 	check   *hub.SnapshotCheck
 	wb      *badger.WriteBatch
 	records int
+	written int // records written since the table pages were last released
 	// heapBefore is the live Go heap when the snapshot began.
 	heapBefore uint64
 	err        error
@@ -160,8 +161,19 @@ func (w *snapshot) addGeneration(ops []hub.Op) error {
 			return fmt.Errorf("badgerstore: writing snapshot %d: %w", w.version, err)
 		}
 	}
+	// Badger's compactions of the write read tables through their
+	// mappings, old generation and new, leaving their pages resident:
+	// give them back as the write goes (ReleaseTablePages).
+	if w.written += len(ops); w.written >= releaseEvery {
+		w.written = 0
+		_, _ = w.s.ReleaseTablePages()
+	}
 	return nil
 }
+
+// releaseEvery: a new generation's write gives back the table pages
+// Badger's compactions read every this many records.
+const releaseEvery = 16 * loadChunk
 
 // Add implements hub.SnapshotWriter: the ops are compared with the
 // current set (a diff snapshot), or checked and written into the new
@@ -232,7 +244,7 @@ func (w *snapshot) Commit() error {
 	s.settle(w.heapBefore, settleMax)
 	s.log.Debug("loading the snapshot's generation", slog.Uint64("version", w.version),
 		slog.Duration("settled", time.Since(start)))
-	cat, err := s.loadCatalogGC(w.gen, loadGCEvery)
+	cat, err := s.loadCatalogBeside(w.gen, loadGCEvery)
 	if err != nil {
 		w.abort()
 		return fmt.Errorf("snapshot %d: %w", w.version, err)
@@ -413,14 +425,14 @@ const settleMax = 15 * time.Second
 
 // settleSlack is how much more live heap than before the write Commit
 // accepts before loading a new generation.
-const settleSlack = 8 << 20
+const settleSlack = 4 << 20
 
 // loadGCEvery: while a new generation is loaded beside the current
 // catalog, a garbage collection runs every this many chunks of
 // loadChunk records, so that the decoding's garbage (~2 MB a chunk) does
 // not pile up on top of two catalogs: the Go memory limit alone would
 // let the heap grow to it first.
-const loadGCEvery = 4
+const loadGCEvery = 2
 
 // settle waits, at most max, until Badger is done with a bulk write:
 // until no level of the LSM tree needs compacting and the live Go heap

@@ -97,6 +97,7 @@ func Open(dir string, opts Options) (*Store, error) {
 	}
 	s := &Store{db: db, dir: dir, opts: opts, log: log, snaps: map[*snapshot]struct{}{},
 		reaper: newReaper(db, log)}
+	s.reaper.release = func() { _, _ = s.ReleaseTablePages() }
 	if err := s.init(); err != nil {
 		_ = db.Close()
 		return nil, err
@@ -256,12 +257,15 @@ const loadChunk = 1024
 // loadCatalog reads generation gen into a new catalog, kind by kind in
 // dependency order, and the first uses of its guest codes.
 func (s *Store) loadCatalog(gen uint64) (*hub.Catalog, error) {
-	return s.loadCatalogGC(gen, 0)
+	return s.loadCatalogBeside(gen, 0)
 }
 
-// loadCatalogGC is loadCatalog, running a garbage collection every
-// gcEvery chunks (0: never).
-func (s *Store) loadCatalogGC(gen uint64, gcEvery int) (*hub.Catalog, error) {
+// loadCatalogBeside is loadCatalog while another catalog is in memory (a
+// snapshot's generation, loaded beside the current set): every gcEvery
+// chunks (0: never) it collects the decoding's garbage and gives back the
+// table pages it read (ReleaseTablePages), so that neither piles up on
+// top of two catalogs.
+func (s *Store) loadCatalogBeside(gen uint64, gcEvery int) (*hub.Catalog, error) {
 	cat := hub.NewCatalog()
 	chunks := 0
 	site := ""
@@ -277,6 +281,7 @@ func (s *Store) loadCatalogGC(gen uint64, gcEvery int) (*hub.Catalog, error) {
 		ops = ops[:0]
 		if chunks++; gcEvery > 0 && chunks%gcEvery == 0 {
 			runtime.GC()
+			_, _ = s.ReleaseTablePages() // an old kernel: nothing to do
 		}
 		return err
 	}
