@@ -243,6 +243,13 @@ func compareDoorLists(t *testing.T, c *Catalog, now time.Time, what string) (ent
 	return entries, overflows, guests
 }
 
+// catalogOps is the catalog's records as a snapshot's ops.
+func catalogOps(c *Catalog) []Op {
+	var ops []Op
+	_ = c.Records(func(op Op) error { ops = append(ops, op); return nil })
+	return ops
+}
+
 func describeList(l *DoorList) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "cap %d overflow %+v computed %d changes %d digest %x\n", l.Capacity, l.Overflow, l.computedAt, l.changesAt, l.Digest[:4])
@@ -272,7 +279,7 @@ func TestDoorListOfMatchesNaive(t *testing.T) {
 		if _, err := c.Apply("s", []Op{{Type: OpPutSite, Site: site}}); err != nil {
 			t.Fatal(err)
 		}
-		applied, refused, entries, overflows, guests := 0, 0, 0, 0, 0
+		applied, refused, entries, overflows, guests, snapshots := 0, 0, 0, 0, 0, 0
 		for step := range steps {
 			if _, err := c.Apply("s", w.batch()); err != nil {
 				refused++
@@ -286,11 +293,35 @@ func TestDoorListOfMatchesNaive(t *testing.T) {
 				e, o, g := compareDoorLists(t, c, w.at(), fmt.Sprintf("seed %d step %d", seed, step))
 				entries, overflows, guests = entries+e, overflows+o, guests+g
 			}
+			if step%100 == 49 {
+				// A snapshot of a nearby set applied as a diff, the way a
+				// resync replaces the set.
+				target := NewCatalog()
+				if err := target.Load("s", catalogOps(c)); err != nil {
+					t.Fatal(err)
+				}
+				for range 8 {
+					_, _ = target.Apply("s", w.batch())
+				}
+				d := c.DiffSnapshot("s")
+				if err := d.Add(catalogOps(target)); err != nil {
+					t.Fatalf("seed %d step %d: %v", seed, step, err)
+				}
+				if _, err := c.ApplySnapshot(d); err != nil {
+					t.Fatalf("seed %d step %d: ApplySnapshot: %v", seed, step, err)
+				}
+				if err := checkCatalog(c); err != nil {
+					t.Fatalf("seed %d step %d: after ApplySnapshot: %v", seed, step, err)
+				}
+				if got, want := recordsJSON(t, c), recordsJSON(t, target); got != want {
+					t.Fatalf("seed %d step %d: ApplySnapshot gave other records:\n%s\nwant\n%s", seed, step, got, want)
+				}
+				snapshots++
+				compareDoorLists(t, c, w.at(), fmt.Sprintf("seed %d step %d, snapshot applied", seed, step))
+			}
 			if step%100 == 99 {
-				var all []Op
-				_ = c.Records(func(op Op) error { all = append(all, op); return nil })
 				fresh := NewCatalog()
-				if err := fresh.Load("s", all); err != nil {
+				if err := fresh.Load("s", catalogOps(c)); err != nil {
 					t.Fatalf("seed %d step %d: the records do not load: %v", seed, step, err)
 				}
 				if err := checkCatalog(fresh); err != nil {
@@ -299,8 +330,8 @@ func TestDoorListOfMatchesNaive(t *testing.T) {
 				compareDoorLists(t, fresh, w.at(), fmt.Sprintf("seed %d step %d, loaded", seed, step))
 			}
 		}
-		t.Logf("seed %d: %d batches applied, %d refused; %d entries, %d overflowing lists, %d guest entries compared",
-			seed, applied, refused, entries, overflows, guests)
+		t.Logf("seed %d: %d batches applied, %d refused, %d snapshots applied as diffs; %d entries, %d overflowing lists, %d guest entries compared",
+			seed, applied, refused, snapshots, entries, overflows, guests)
 		if applied < steps/5 || refused < steps/5 || entries < 10*steps || overflows < steps/10 || guests < steps/60 {
 			t.Fatalf("seed %d: the walk applied %d batches, refused %d, compared %d entries, %d overflowing lists, %d guest entries: too little to prove much",
 				seed, applied, refused, entries, overflows, guests)
