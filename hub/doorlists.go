@@ -92,12 +92,16 @@ func NewDoorLists(store interface{ View(fn func(c *Catalog)) }, now func() time.
 
 // DoorList computes the door's desired list now and returns its version
 // and encoding (empty for an empty list: the radio clears the lock's);
-// ok is false for an unknown door.
+// ok is false for an unknown door. It is what the radio asks before it
+// sends a lock its list, so the version counts as offered (DoorSync.Offer).
 func (d *DoorLists) DoorList(door string) (version uint32, data []byte, ok bool) {
 	l, v, err := d.desire(door, d.now(), true)
 	if err != nil {
 		return 0, nil, false
 	}
+	d.mu.Lock()
+	d.sync.Offer(door, v) // the radio sends it: the lock may acknowledge it
+	d.mu.Unlock()
 	return uint32(v), l.Encode(), true
 }
 

@@ -119,8 +119,12 @@ func syncAgreement(t *testing.T, r *rand.Rand) {
 			for range maxBetween + 2 {
 				l := randomList(r, door, pool, ceilSeconds(now))
 				issuedBy[door] = append(issuedBy[door], l)
-				s.Desire(l, now)
+				v := s.Desire(l, now)
 				ref.Desire(l, now)
+				if r.IntN(2) == 0 { // sent to the lock before the next change
+					s.Offer(door, v)
+					ref.Offer(door, v)
+				}
 			}
 			log = append(log, "burst "+door)
 		case op < 14: // a list computed
@@ -139,6 +143,12 @@ func syncAgreement(t *testing.T, r *rand.Rand) {
 			log = append(log, fmt.Sprintf("desire %s %x: %d", door, l.Digest[:4], v))
 			if v != rv {
 				t.Fatalf("Desire: version %d, reference %d\n%s", v, rv, strings.Join(log, "\n"))
+			}
+			if r.IntN(4) != 0 { // handed to the radio
+				v -= uint64(r.IntN(2)) // or an older version named: nothing
+				s.Offer(door, v)
+				ref.Offer(door, v)
+				log = append(log, fmt.Sprintf("offer %s %d", door, v))
 			}
 		case op < 28: // a lock reports
 			dig := ackDigest(r, ref, door, issuedBy[door])

@@ -24,6 +24,7 @@ type refIssued struct {
 	version uint64
 	digest  [sha256.Size]byte
 	entries map[refKey][]ListWindow
+	offered bool
 }
 
 type refDoor struct {
@@ -74,7 +75,7 @@ func (s *refSync) Desire(l *DoorList, at time.Time) uint64 {
 		}
 		return d.desired.version
 	}
-	if d.desired.version > d.acked.version && d.desired.entries != nil {
+	if d.desired.version > d.acked.version && d.desired.entries != nil && d.desired.offered {
 		d.between = append(d.between, d.desired)
 		if len(d.between) > maxBetween {
 			d.between = d.between[1:]
@@ -83,6 +84,12 @@ func (s *refSync) Desire(l *DoorList, at time.Time) uint64 {
 	d.desired = refIssued{version: d.desired.version + 1, digest: l.Digest, entries: entries()}
 	d.refresh(at)
 	return d.desired.version
+}
+
+func (s *refSync) Offer(door string, version uint64) {
+	if d := s.doors[door]; d != nil && d.desired.version == version {
+		d.desired.offered = true
+	}
 }
 
 func (s *refSync) Ack(door string, digest []byte, at time.Time) bool {
