@@ -241,7 +241,7 @@ func (w *snapshot) Commit() error {
 	}
 	// Readers and batches go on meanwhile, on the current set.
 	start := time.Now()
-	s.settle(w.heapBefore, settleMax)
+	s.settle(w.heapBefore, s.opts.snapshotSettle())
 	s.log.Debug("loading the snapshot's generation", slog.Uint64("version", w.version),
 		slog.Duration("settled", time.Since(start)))
 	cat, err := s.loadCatalogBeside(w.gen, loadGCEvery)
@@ -418,10 +418,6 @@ func (w *snapshot) cancel() {
 		w.wb.Cancel()
 	}
 }
-
-// settleMax bounds how long Commit waits, before loading a new
-// generation, for Badger to finish with its write (settle).
-const settleMax = 15 * time.Second
 
 // settleSlack is how much more live heap than before the write Commit
 // accepts before loading a new generation.
