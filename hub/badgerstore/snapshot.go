@@ -452,7 +452,7 @@ func (s *Store) settle(heapBefore uint64, max time.Duration) {
 			runtime.GC()
 			busy = liveHeap() > heapBefore+settleSlack
 		}
-		if !busy || !time.Now().Before(deadline) {
+		if !busy || !time.Now().Before(deadline) || s.closing.Load() {
 			return
 		}
 		time.Sleep(250 * time.Millisecond)

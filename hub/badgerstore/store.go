@@ -42,8 +42,11 @@ type Store struct {
 	// db holds it for reading; Close takes it for writing.
 	life   sync.RWMutex
 	closed bool
-	snaps  map[*snapshot]struct{} // open snapshot writers; guarded by life (write) or snapMu
-	snapMu sync.Mutex
+	// closing is set as Close begins, before it waits for the life lock:
+	// a snapshot's Commit waiting for Badger to settle stops waiting.
+	closing atomic.Bool
+	snaps   map[*snapshot]struct{} // open snapshot writers; guarded by life (write) or snapMu
+	snapMu  sync.Mutex
 
 	// writeMu serialises every change: batches, snapshot commits, first
 	// uses, the floor. gen, broken and nextJournal are guarded by it.
@@ -731,6 +734,7 @@ func (s *Store) SaveFloor(t time.Time) error {
 // the database. Readers keep the last set; every write returns
 // hub.ErrClosed. A second Close returns nil.
 func (s *Store) Close() error {
+	s.closing.Store(true)
 	s.life.Lock()
 	if s.closed {
 		s.life.Unlock()
