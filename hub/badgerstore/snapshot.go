@@ -249,6 +249,22 @@ func (w *snapshot) Commit() error {
 		w.abort()
 		return fmt.Errorf("snapshot %d: %w", w.version, err)
 	}
+	if err := w.flip(cat); err != nil {
+		return err
+	}
+	// The old catalog is garbage now: give its memory back rather than
+	// keep it for the next snapshot, which may be months away.
+	debug.FreeOSMemory()
+	s.log.Debug("snapshot committed", slog.Uint64("version", w.version), slog.Int("records", w.records))
+	return nil
+}
+
+// flip makes the new generation, loaded into cat, the current one: under
+// the write lock, one synced transaction sets m/gen and the version and
+// drops the first uses of codes cat lacks, then cat replaces the current
+// catalog and the old generation goes to the reaper.
+func (w *snapshot) flip(cat *hub.Catalog) error {
+	s := w.s
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
 	if s.broken != nil {
@@ -262,7 +278,7 @@ func (w *snapshot) Commit() error {
 	// The first uses of codes the snapshot keeps stay (loadCatalog read
 	// those on disk; Supersede adds any recorded since); the others go.
 	cat.Supersede(s.cat)
-	err = s.db.Update(func(txn *badger.Txn) error {
+	err := s.db.Update(func(txn *badger.Txn) error {
 		var stale [][]byte
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(prefixFirstUse), PrefetchValues: false})
 		for it.Rewind(); it.Valid(); it.Next() {
@@ -295,10 +311,6 @@ func (w *snapshot) Commit() error {
 	s.mu.Unlock()
 	s.reaper.add(genPrefix(old))
 	w.finish()
-	// The old catalog is garbage now: give its memory back rather than
-	// keep it for the next snapshot, which may be months away.
-	debug.FreeOSMemory()
-	s.log.Debug("snapshot committed", slog.Uint64("version", w.version), slog.Int("records", w.records))
 	return nil
 }
 
