@@ -29,8 +29,8 @@ const memDirEnv = "DOORHUB_BADGERSTORE_MEMORY_DIR"
 // memSnapshotEnv says which snapshot the memory child applies: "same"
 // (the site again: a resync that finds nothing to change), "changed"
 // (0.67% of the records changed: synth.changeEvery 100, the typical
-// resync), "changed-max" (20,000 records changed, the largest diff
-// DefaultSnapshotDiffMax allows) or "different" (every person, grant and keycard replaced: the
+// resync), "changed-max" (20,000 records changed), "changed-15k"
+// (15,386) or "different" (every person, grant and keycard replaced: the
 // worst case).
 const memSnapshotEnv = "DOORHUB_BADGERSTORE_MEMORY_SNAPSHOT"
 
@@ -307,7 +307,9 @@ func TestMemoryChild(t *testing.T) {
 	case "changed":
 		snapSite.changeEvery = 100
 	case "changed-max":
-		snapSite.changeEvery = 10 // 20,000 records: DefaultSnapshotDiffMax
+		snapSite.changeEvery = 10 // 20,000 records
+	case "changed-15k":
+		snapSite.changeEvery = 13 // 15,386 records
 	case "different":
 		snapSite.other = true
 	}
