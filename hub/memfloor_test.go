@@ -18,11 +18,14 @@ import (
 // for the one before (a decision's result is used before the next
 // presentation is read), so the CPU cannot overlap their misses.
 func BenchmarkMemoryFloor(b *testing.B) {
+	benchmarkMemoryFloor(b, func(n int) ([]uint32, [][16]uint32) { return make([]uint32, 2*n), make([][16]uint32, n) })
+}
+
+func benchmarkMemoryFloor(b *testing.B, alloc func(n int) ([]uint32, [][16]uint32)) {
 	var base float64
 	for _, n := range []int{1_000, 100_000, 1_000_000} {
 		b.Run(fmt.Sprintf("%d", n), func(b *testing.B) {
-			slots := make([]uint32, 2*n)
-			recs := make([][16]uint32, n)
+			slots, recs := alloc(n)
 			x := uint64(88172645463325252)
 			for i := range slots {
 				x ^= x << 13
