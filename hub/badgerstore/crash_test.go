@@ -135,7 +135,8 @@ func (h *history) smallOps(rng *rand.Rand, c *hub.Catalog, v uint64) []hub.Op {
 // by the batch of their version: most are applied as a diff (a bulk
 // import or removal as a journaled one), every third writes a new
 // generation, either because diffs are off or because the diff outgrows
-// SnapshotDiffMax half way.
+// SnapshotDiffMax half way (its catalog built as it arrives or loaded at
+// Commit, by turns).
 func changeKind(v uint64) string {
 	switch {
 	case v%13 == 0 && v%39 == 0:
@@ -166,6 +167,12 @@ func (c change) apply(s hub.Store) error {
 			bs.opts.SnapshotDiffMax = 1
 		default:
 			bs.opts.SnapshotDiffMax = 0
+		}
+		// A new generation's catalog is built as it arrives or, every
+		// other time, loaded from disk at Commit.
+		bs.opts.SnapshotBuildMax = 0
+		if c.snapshot.Version%78 < 39 {
+			bs.opts.SnapshotBuildMax = -1
 		}
 	}
 	w, err := s.BeginSnapshot(context.Background(), c.snapshot.Site, c.snapshot.Version)

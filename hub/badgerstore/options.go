@@ -79,6 +79,15 @@ type Options struct {
 	// default (DefaultSnapshotSettle); negative: no wait.
 	SnapshotSettle time.Duration
 
+	// SnapshotBuildMax: beside a current set of at most this many people,
+	// grants and keycards (a few MB of catalog), a snapshot written as a
+	// new generation builds its catalog as its chunks arrive and Commit
+	// neither waits for Badger nor reads the generation back: a fresh
+	// hub's first snapshot costs about one bare write. Beside a larger
+	// set it is loaded at Commit, after SnapshotSettle. Zero: the default
+	// (DefaultSnapshotBuildMax); negative: always loaded at Commit.
+	SnapshotBuildMax int
+
 	// GCInterval is how often the value log garbage collector runs.
 	GCInterval time.Duration
 	// GCDiscardRatio: a value log file is rewritten when at least this
@@ -94,6 +103,18 @@ type Options struct {
 // (31 MB) and generation write (30–60 MB of Badger buffers, 150 MB
 // peak). docs/store.md, "Snapshots".
 const DefaultSnapshotDiffMax = 20000
+
+// DefaultSnapshotBuildMax is the default Options.SnapshotBuildMax.
+const DefaultSnapshotBuildMax = 20000
+
+// snapshotBuildMax is SnapshotBuildMax with its default resolved; below 0
+// no snapshot builds its catalog as it arrives.
+func (o Options) snapshotBuildMax() int {
+	if o.SnapshotBuildMax == 0 {
+		return DefaultSnapshotBuildMax
+	}
+	return o.SnapshotBuildMax
+}
 
 // DefaultSnapshotSettle is the default Options.SnapshotSettle.
 const DefaultSnapshotSettle = 15 * time.Second

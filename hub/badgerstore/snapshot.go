@@ -40,6 +40,7 @@ func (s *Store) BeginSnapshot(ctx context.Context, site string, version uint64) 
 	}
 	defer s.leave()
 	w := &snapshot{s: s, site: site, version: version, heapBefore: liveHeap()}
+	w.build = s.currentRecords() <= s.opts.snapshotBuildMax()
 	s.writeMu.Lock()
 	// An empty store has nothing to compare with: it loads the snapshot
 	// into a new generation straight away.
@@ -66,9 +67,13 @@ type snapshot struct {
 	// store's writeMu.
 	diff *hub.SnapshotDiff
 	// Otherwise gen, check and wb: the new generation, the checks of
-	// its chunks, its writes.
+	// its chunks, its writes. With build (a small current set:
+	// Options.SnapshotBuildMax) cat replaces check: the new catalog is
+	// built as the chunks arrive, not read back from disk at Commit.
 	gen     uint64
+	build   bool
 	check   *hub.SnapshotCheck
+	cat     *hub.Catalog
 	wb      *badger.WriteBatch
 	records int
 	written int // records written since the table pages were last released
@@ -81,7 +86,11 @@ type snapshot struct {
 // startGeneration sets the snapshot up to write a new generation.
 func (w *snapshot) startGeneration() {
 	w.gen = w.s.nextGen.Add(1) - 1
-	w.check = hub.NewSnapshotCheck(w.site)
+	if w.build {
+		w.cat = hub.NewCatalog()
+	} else {
+		w.check = hub.NewSnapshotCheck(w.site)
+	}
 	w.wb = w.s.db.NewWriteBatch()
 	// Two transactions in flight bound the memory a snapshot holds in
 	// Badger to twice 15% of a memtable.
@@ -148,7 +157,13 @@ func (w *snapshot) toGeneration() error {
 // once it is on disk, so that the new catalog and Badger's write buffers
 // are never in memory at the same time, beside the current catalog.
 func (w *snapshot) addGeneration(ops []hub.Op) error {
-	if err := w.check.Add(ops); err != nil {
+	var err error
+	if w.cat != nil {
+		err = w.cat.Load(w.site, ops)
+	} else {
+		err = w.check.Add(ops)
+	}
+	if err != nil {
 		return fmt.Errorf("snapshot chunk: %w", err)
 	}
 	for i := range ops {
@@ -230,7 +245,7 @@ func (w *snapshot) Commit() error {
 		}
 		// It fell back to a new generation: commit that.
 	}
-	if !w.check.HasSite() {
+	if w.cat != nil && w.cat.Site() == nil || w.cat == nil && !w.check.HasSite() {
 		w.abort()
 		return &hub.ValidationError{Field: "snapshot.ops", Reason: "a snapshot must hold the site"}
 	}
@@ -239,15 +254,23 @@ func (w *snapshot) Commit() error {
 		w.abort()
 		return fmt.Errorf("badgerstore: writing snapshot %d: %w", w.version, err)
 	}
-	// Readers and batches go on meanwhile, on the current set.
-	start := time.Now()
-	s.settle(w.heapBefore, s.opts.snapshotSettle())
-	s.log.Debug("loading the snapshot's generation", slog.Uint64("version", w.version),
-		slog.Duration("settled", time.Since(start)))
-	cat, err := s.loadCatalogBeside(w.gen, loadGCEvery)
-	if err != nil {
-		w.abort()
-		return fmt.Errorf("snapshot %d: %w", w.version, err)
+	// Readers and batches go on meanwhile, on the current set. Beside a
+	// large one, the new catalog is loaded once Badger settled, with
+	// frequent collections: two catalogs and Badger's buffers at once are
+	// the peak this bounds. Beside a small one (a fresh hub's first
+	// snapshot) it was built as the chunks arrived.
+	cat := w.cat
+	w.cat = nil
+	if cat == nil {
+		start := time.Now()
+		s.settle(w.heapBefore, s.opts.snapshotSettle())
+		s.log.Debug("loading the snapshot's generation", slog.Uint64("version", w.version),
+			slog.Duration("settled", time.Since(start)))
+		var err error
+		if cat, err = s.loadCatalogBeside(w.gen, loadGCEvery); err != nil {
+			w.abort()
+			return fmt.Errorf("snapshot %d: %w", w.version, err)
+		}
 	}
 	if err := w.flip(cat); err != nil {
 		return err
@@ -416,7 +439,7 @@ func (w *snapshot) abort() {
 
 func (w *snapshot) finish() {
 	w.done = true
-	w.check = nil
+	w.check, w.cat = nil, nil
 	w.diff = nil
 	w.s.snapMu.Lock()
 	delete(w.s.snaps, w)
@@ -429,6 +452,14 @@ func (w *snapshot) cancel() {
 	if w.wb != nil {
 		w.wb.Cancel()
 	}
+}
+
+// currentRecords counts the current set's people, grants and keycards.
+func (s *Store) currentRecords() int {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	c := s.cat.Counts()
+	return c.People + c.Grants + c.Keycards
 }
 
 // settleSlack is how much more live heap than before the write Commit

@@ -10,12 +10,13 @@ import (
 )
 
 // TestContractNewGeneration runs the store contract with every snapshot
-// written as a new generation (SnapshotDiffMax < 0): chunks checked by a
-// hub.SnapshotCheck as they arrive, the generation loaded at Commit.
+// written as a new generation (SnapshotDiffMax < 0) loaded at Commit
+// (SnapshotBuildMax < 0): chunks checked by a hub.SnapshotCheck as they
+// arrive, the generation loaded at Commit.
 func TestContractNewGeneration(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, dir string) hub.Store {
 		o := testOptions()
-		o.SnapshotDiffMax = -1
+		o.SnapshotDiffMax, o.SnapshotBuildMax = -1, -1
 		s, err := Open(dir, o)
 		if err != nil {
 			t.Fatalf("Open: %v", err)
@@ -32,7 +33,7 @@ func TestContractNewGeneration(t *testing.T) {
 func TestSnapshotGenerationRefusedAtLoad(t *testing.T) {
 	dir := t.TempDir()
 	o := testOptions()
-	o.SnapshotDiffMax = -1
+	o.SnapshotDiffMax, o.SnapshotBuildMax = -1, -1
 	s, err := Open(dir, o)
 	if err != nil {
 		t.Fatal(err)
