@@ -381,6 +381,20 @@ type Counts struct {
 	Tours       int `json:"tours"`
 }
 
+// Reserve makes room for the people, grants and keycards of n in all, so
+// that loading a set of that size allocates each table once: growing them
+// as records arrive copies them, and the old and new copies at once are
+// what a large load's peak is made of. The other counts are ignored.
+func (c *Catalog) Reserve(n Counts) {
+	c.people.reserve(n.People)
+	c.peopleByID.reserve(n.People)
+	c.emails.reserve(n.People)
+	c.grants.reserve(n.Grants)
+	c.grantsByID.reserve(n.Grants)
+	c.cards.reserve(n.Keycards)
+	c.cardsByID.reserve(n.Keycards)
+}
+
 // Counts returns the number of records of each kind.
 func (c *Catalog) Counts() Counts {
 	return Counts{

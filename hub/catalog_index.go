@@ -2,6 +2,7 @@ package hub
 
 import (
 	"encoding/hex"
+	"slices"
 	"time"
 )
 
@@ -38,6 +39,13 @@ func (a *arena[T]) alloc() int32 {
 	var zero T
 	a.recs = append(a.recs, zero)
 	return int32(len(a.recs) - 1)
+}
+
+// reserve makes room for n records in all without growing again.
+func (a *arena[T]) reserve(n int) {
+	if n > cap(a.recs) {
+		a.recs = slices.Grow(a.recs, n-len(a.recs))
+	}
 }
 
 func (a *arena[T]) release(h int32) {

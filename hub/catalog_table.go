@@ -122,9 +122,24 @@ func (x *handleIndex[P]) remove(tag uint32, h int32) {
 	}
 }
 
-func (x *handleIndex[P]) grow() {
+func (x *handleIndex[P]) grow() { x.resize(max(indexMinSize, 2*len(x.slots))) }
+
+// reserve sizes the table for n entries in all, so that inserting them
+// never grows it again.
+func (x *handleIndex[P]) reserve(n int) {
+	size := max(indexMinSize, len(x.slots))
+	for n*indexLoadDen > size*indexLoadNum {
+		size *= 2
+	}
+	if size > len(x.slots) {
+		x.resize(size)
+	}
+}
+
+// resize moves the entries into a table of size slots (a power of two).
+func (x *handleIndex[P]) resize(size int) {
 	old := x.slots
-	x.slots = make([]indexSlot[P], max(indexMinSize, 2*len(old)))
+	x.slots = make([]indexSlot[P], size)
 	x.n = 0
 	mask := uint32(len(x.slots) - 1)
 	for _, s := range old {

@@ -22,6 +22,8 @@ type SnapshotCheck struct {
 	people       map[string]struct{}
 	codes, tours map[string]int // id: length of the code
 	records      int
+	// grants and keycards delivered (a record put twice counts twice).
+	grants, keycards int
 }
 
 // NewSnapshotCheck starts checking a snapshot of site.
@@ -36,6 +38,12 @@ func (s *SnapshotCheck) HasSite() bool { return s.snapSite != nil }
 // Records is how many records the snapshot delivered so far (a record
 // put twice counts twice).
 func (s *SnapshotCheck) Records() int { return s.records }
+
+// Counts is how many people, grants and keycards the snapshot delivered
+// so far, for Catalog.Reserve (a grant or keycard put twice counts twice).
+func (s *SnapshotCheck) Counts() Counts {
+	return Counts{People: len(s.people), Grants: s.grants, Keycards: s.keycards}
+}
 
 // Add checks the next chunk. After an error the snapshot must be dropped.
 func (s *SnapshotCheck) Add(ops []Op) error {
@@ -62,6 +70,10 @@ func (s *SnapshotCheck) Add(ops []Op) error {
 			s.keys[o.Key.ID] = struct{}{}
 		case OpPutPerson:
 			s.people[o.Person.ID] = struct{}{}
+		case OpPutGrant:
+			s.grants++
+		case OpPutKeycard:
+			s.keycards++
 		case OpPutGuestCode:
 			s.codes[o.GuestCode.ID] = len(o.GuestCode.Code)
 		case OpPutTour:

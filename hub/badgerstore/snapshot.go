@@ -249,6 +249,10 @@ func (w *snapshot) Commit() error {
 		w.abort()
 		return &hub.ValidationError{Field: "snapshot.ops", Reason: "a snapshot must hold the site"}
 	}
+	var size hub.Counts
+	if w.check != nil {
+		size = w.check.Counts()
+	}
 	w.check = nil
 	if err := w.wb.Flush(); err != nil {
 		w.abort()
@@ -267,7 +271,7 @@ func (w *snapshot) Commit() error {
 		s.log.Debug("loading the snapshot's generation", slog.Uint64("version", w.version),
 			slog.Duration("settled", time.Since(start)))
 		var err error
-		if cat, err = s.loadCatalogBeside(w.gen, loadGCEvery); err != nil {
+		if cat, err = s.loadCatalogBeside(w.gen, loadGCEvery, size); err != nil {
 			w.abort()
 			return fmt.Errorf("snapshot %d: %w", w.version, err)
 		}

@@ -260,16 +260,18 @@ const loadChunk = 1024
 // loadCatalog reads generation gen into a new catalog, kind by kind in
 // dependency order, and the first uses of its guest codes.
 func (s *Store) loadCatalog(gen uint64) (*hub.Catalog, error) {
-	return s.loadCatalogBeside(gen, 0)
+	return s.loadCatalogBeside(gen, 0, hub.Counts{})
 }
 
 // loadCatalogBeside is loadCatalog while another catalog is in memory (a
 // snapshot's generation, loaded beside the current set): every gcEvery
 // chunks (0: never) it collects the decoding's garbage and gives back the
 // table pages it read (ReleaseTablePages), so that neither piles up on
-// top of two catalogs.
-func (s *Store) loadCatalogBeside(gen uint64, gcEvery int) (*hub.Catalog, error) {
+// top of two catalogs; size, when known (the snapshot's counts), sizes the
+// catalog's tables up front (hub.Catalog.Reserve).
+func (s *Store) loadCatalogBeside(gen uint64, gcEvery int, size hub.Counts) (*hub.Catalog, error) {
 	cat := hub.NewCatalog()
+	cat.Reserve(size)
 	chunks := 0
 	site := ""
 	txn := s.db.NewTransaction(false)
