@@ -66,9 +66,10 @@ fuzz: ## Run each fuzz target for FUZZTIME and the model test with more sequence
 	RAPID_CHECKS=$(RAPID_CHECKS_FUZZ) $(GO) test -count=1 -run 'Model' ./hub/
 
 .PHONY: lint
-lint: ## gofmt check, go vet, the import rules of STYLE.md and the unit's sandbox score
+lint: ## gofmt check, go vet (also for 32-bit ARM, the Pi's armhf), the import rules of STYLE.md and the unit's sandbox score
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	GOARCH=arm GOARM=6 $(GO) vet ./...
 	$(GO) test -count=1 -run 'TestImportRules' .
 	@$(MAKE) --no-print-directory lint-unit
 

@@ -70,9 +70,9 @@ func (w diffWorld) op() Op {
 	case n < 28:
 		return Op{Type: OpDeleteGrant, ID: w.id("g", 12)}
 	case n < 34:
-		return Op{Type: OpPutKeycard, Keycard: &Keycard{CardID: fmt.Sprintf("%08x", 0xa0000000+rng.Intn(12)), OwnerID: w.id("p", 6), Active: rng.Intn(4) != 0}}
+		return Op{Type: OpPutKeycard, Keycard: &Keycard{CardID: fmt.Sprintf("%08x", uint32(0xa0000000)+uint32(rng.Intn(12))), OwnerID: w.id("p", 6), Active: rng.Intn(4) != 0}}
 	case n < 36:
-		return Op{Type: OpDeleteKeycard, ID: fmt.Sprintf("%08x", 0xa0000000+rng.Intn(12))}
+		return Op{Type: OpDeleteKeycard, ID: fmt.Sprintf("%08x", uint32(0xa0000000)+uint32(rng.Intn(12)))}
 	case n < 39:
 		g := &GuestGrant{ID: w.id("gg", 4), HostID: w.id("p", 6), KeyID: w.id("k", 3), Permanent: true}
 		if rng.Intn(2) == 0 {

@@ -163,7 +163,7 @@ func TestCatalogInvariantsUnderRandomBatches(t *testing.T) {
 	rng := rand.New(rand.NewSource(1))
 	start := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 	id := func(prefix string, n int) string { return fmt.Sprintf("%s%d", prefix, rng.Intn(n)) }
-	cardID := func() string { return fmt.Sprintf("%08x", 0xa0000000+rng.Intn(12)) }
+	cardID := func() string { return fmt.Sprintf("%08x", uint32(0xa0000000)+uint32(rng.Intn(12))) }
 	randomOp := func() Op {
 		switch n := rng.Intn(40); {
 		case n < 3:

@@ -189,10 +189,10 @@ func (w *doorListWalk) op() Op {
 	case n < 40:
 		return Op{Type: OpDeleteGuestGrant, ID: w.id("gg", 10)}
 	case n < 48:
-		return Op{Type: OpPutKeycard, Keycard: &Keycard{CardID: fmt.Sprintf("%08x", 0xc0000000+rng.Intn(20)),
+		return Op{Type: OpPutKeycard, Keycard: &Keycard{CardID: fmt.Sprintf("%08x", uint32(0xc0000000)+uint32(rng.Intn(20))),
 			OwnerID: w.id("p", 10), Active: rng.Intn(5) != 0}}
 	case n < 50:
-		return Op{Type: OpDeleteKeycard, ID: fmt.Sprintf("%08x", 0xc0000000+rng.Intn(20))}
+		return Op{Type: OpDeleteKeycard, ID: fmt.Sprintf("%08x", uint32(0xc0000000)+uint32(rng.Intn(20)))}
 	case n < 57:
 		return Op{Type: OpPutDevice, Device: &Device{ID: w.id("dev", 16), OwnerID: w.id("p", 10), PublicKey: w.keys[rng.Intn(len(w.keys))]}}
 	default:

@@ -52,7 +52,7 @@ func BenchmarkDaemonSnapshotMemory(b *testing.B) {
 
 		// Badger compacts and the old generation is removed for a while
 		// after: "after" is once the daemon is idle again and settled.
-		quiet := d.waitIdle(5*time.Minute)
+		quiet := d.waitIdle(5 * time.Minute)
 		time.Sleep(settleInterval + time.Second)
 		b.ReportMetric(quiet.Seconds(), "quiet-after-s")
 		b.ReportMetric(mb(d.sample().RSS), "after-rss-MB")

@@ -569,7 +569,7 @@ func snapshotOps() []hub.Op {
 	}
 	for i := 0; i < 25; i++ {
 		ops = append(ops, hub.Op{Type: hub.OpPutKeycard, Keycard: &hub.Keycard{
-			CardID: fmt.Sprintf("%08x", 0xf0000000+i), OwnerID: fmt.Sprintf("p-%02d", i), Active: true}})
+			CardID: fmt.Sprintf("%08x", uint32(0xf0000000)+uint32(i)), OwnerID: fmt.Sprintf("p-%02d", i), Active: true}})
 	}
 	ops = append(ops, hub.Op{Type: hub.OpPutGuestCode, GuestCode: &hub.GuestCode{ID: "gc-p-00", HostID: "p-00",
 		KeyID: "k-201", Kind: hub.CodeFifteenMinute, Code: "4444444", StartsAt: T0, Expires: ptr(at(time.Hour))}})
