@@ -395,6 +395,16 @@ func (c *Catalog) Reserve(n Counts) {
 	c.cardsByID.reserve(n.Keycards)
 }
 
+// Trim gives back the room the people, grant and keycard tables grew
+// beyond their records while a set was loaded (a growing slice keeps up
+// to a quarter more): call it once a load is done, when the catalog is
+// kept for long.
+func (c *Catalog) Trim() {
+	c.people.trim()
+	c.grants.trim()
+	c.cards.trim()
+}
+
 // Counts returns the number of records of each kind.
 func (c *Catalog) Counts() Counts {
 	return Counts{

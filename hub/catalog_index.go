@@ -48,6 +48,14 @@ func (a *arena[T]) reserve(n int) {
 	}
 }
 
+// trim gives back the room append left beyond the records: up to a
+// quarter of a large arena after a load.
+func (a *arena[T]) trim() {
+	if cap(a.recs)-len(a.recs) > len(a.recs)/32 {
+		a.recs = append([]T(nil), a.recs...)
+	}
+}
+
 func (a *arena[T]) release(h int32) {
 	var zero T
 	a.recs[h] = zero

@@ -8,7 +8,8 @@ import (
 )
 
 // TestCatalogReserve: a catalog sized with Reserve loads a set without
-// growing its tables, and holds what one loaded without it holds.
+// growing its tables, and holds what one loaded without it holds, also
+// once trimmed.
 func TestCatalogReserve(t *testing.T) {
 	start := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 	ops := []Op{{Type: OpPutSite, Site: &Site{ID: "s", Name: "S", TimeZone: "UTC", DoorcodeLength: 7, DoorcodeSecret: []byte("0123456789abcdef")}},
@@ -42,6 +43,12 @@ func TestCatalogReserve(t *testing.T) {
 	}
 	if caps(plain)[0] == before[0] && caps(plain)[3] == before[3] {
 		t.Log("the plain catalog happened to grow to the reserved sizes")
+	}
+	plain.Trim()
+	for i, c := range caps(plain)[:3] {
+		if l := []int{len(plain.people.recs), len(plain.grants.recs), len(plain.cards.recs)}[i]; c-l > l/32 {
+			t.Errorf("table %d: room for %d after Trim, %d records", i, c, l)
+		}
 	}
 	var a, b []Op
 	_ = plain.Records(func(o Op) error { a = append(a, o); return nil })

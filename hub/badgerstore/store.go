@@ -260,7 +260,11 @@ const loadChunk = 1024
 // loadCatalog reads generation gen into a new catalog, kind by kind in
 // dependency order, and the first uses of its guest codes.
 func (s *Store) loadCatalog(gen uint64) (*hub.Catalog, error) {
-	return s.loadCatalogBeside(gen, 0, hub.Counts{})
+	cat, err := s.loadCatalogBeside(gen, 0, hub.Counts{})
+	if err == nil {
+		cat.Trim() // its size was not known: give back what growing left
+	}
+	return cat, err
 }
 
 // loadCatalogBeside is loadCatalog while another catalog is in memory (a
