@@ -344,78 +344,8 @@ func copyOp(o *Op) Op {
 // check is Catalog.apply's checks of a put, against what the snapshot
 // delivered so far.
 func (d *SnapshotDiff) check(o *Op) error {
-	has := func(kind Kind, id string) bool { return d.delivered(changeKey{kind, id}) }
-	codeLength := func(field, code string) error {
-		if d.snapSite == nil {
-			return fmt.Errorf("%w: %s: the site must be set before codes", ErrConflict, field)
-		}
-		if len(code) != d.snapSite.DoorcodeLength {
-			return invalid(field, nil, fmt.Sprintf("must have the site's doorcode length %d", d.snapSite.DoorcodeLength))
-		}
-		return nil
-	}
-	switch o.Type {
-	case OpPutSite:
-		if o.Site.ID != d.site {
-			return fmt.Errorf("%w: site.id %q in a batch for site %q", ErrWrongSite, o.Site.ID, d.site)
-		}
-		return d.checkCodeLengths(o.Site.DoorcodeLength)
-	case OpPutKey:
-		for i, door := range o.Key.Doors {
-			if !has(KindDoor, door) {
-				return fmt.Errorf("key.doors[%d]: %w", i, notFound("door", door))
-			}
-		}
-	case OpPutGrant:
-		if !has(KindPerson, o.Grant.PersonID) {
-			return fmt.Errorf("grant.person_id: %w", notFound("person", o.Grant.PersonID))
-		}
-		if !has(KindKey, o.Grant.KeyID) {
-			return fmt.Errorf("grant.key_id: %w", notFound("key", o.Grant.KeyID))
-		}
-	case OpPutGuestGrant:
-		g := o.GuestGrant
-		if !has(KindPerson, g.HostID) {
-			return fmt.Errorf("guest_grant.host_id: %w", notFound("person", g.HostID))
-		}
-		if g.GuestID != "" && !has(KindPerson, g.GuestID) {
-			return fmt.Errorf("guest_grant.guest_id: %w", notFound("person", g.GuestID))
-		}
-		if !has(KindKey, g.KeyID) {
-			return fmt.Errorf("guest_grant.key_id: %w", notFound("key", g.KeyID))
-		}
-	case OpPutKeycard:
-		if !has(KindPerson, o.Keycard.OwnerID) {
-			return fmt.Errorf("keycard.owner_id: %w", notFound("person", o.Keycard.OwnerID))
-		}
-	case OpPutDevice:
-		if !has(KindPerson, o.Device.OwnerID) {
-			return fmt.Errorf("device.owner_id: %w", notFound("person", o.Device.OwnerID))
-		}
-	case OpPutGuestCode:
-		g := o.GuestCode
-		if !has(KindPerson, g.HostID) {
-			return fmt.Errorf("guest_code.host_id: %w", notFound("person", g.HostID))
-		}
-		if !has(KindKey, g.KeyID) {
-			return fmt.Errorf("guest_code.key_id: %w", notFound("key", g.KeyID))
-		}
-		return codeLength("guest_code.code", g.Code)
-	case OpPutTour:
-		for i, k := range o.Tour.Keys {
-			if !has(KindKey, k) {
-				return fmt.Errorf("tour.keys[%d]: %w", i, notFound("key", k))
-			}
-		}
-		return codeLength("tour.code", o.Tour.Code)
-	case OpPutAllowlist:
-		for i, k := range o.Allowlist.Keys {
-			if !has(KindKey, k) {
-				return fmt.Errorf("allowlist.keys[%d]: %w", i, notFound("key", k))
-			}
-		}
-	}
-	return nil
+	return checkSnapshotPut(o, d.site, d.snapSite, func(kind Kind, id string) bool { return d.delivered(changeKey{kind, id}) },
+		d.checkCodeLengths)
 }
 
 // checkCodeLengths is Catalog.checkCodeLengths over the codes and tours

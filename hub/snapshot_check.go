@@ -86,83 +86,112 @@ func (s *SnapshotCheck) Add(ops []Op) error {
 // check is Catalog.apply's checks of a put that do not need a catalog,
 // against what the snapshot delivered so far (SnapshotDiff.check's).
 func (s *SnapshotCheck) check(o *Op) error {
-	has := func(set map[string]struct{}, id string) bool { _, ok := set[id]; return ok }
+	return checkSnapshotPut(o, s.site, s.snapSite, s.has, s.checkCodeLengths)
+}
+
+// has reports whether the snapshot delivered the door, key or person.
+func (s *SnapshotCheck) has(kind Kind, id string) bool {
+	var set map[string]struct{}
+	switch kind {
+	case KindDoor:
+		set = s.doors
+	case KindKey:
+		set = s.keys
+	case KindPerson:
+		set = s.people
+	}
+	_, ok := set[id]
+	return ok
+}
+
+// checkCodeLengths is Catalog.checkCodeLengths over the codes and tours
+// the snapshot delivered so far.
+func (s *SnapshotCheck) checkCodeLengths(n int) error {
+	for id, l := range s.codes {
+		if l != n {
+			return fmt.Errorf("%w: site.doorcode_length %d: guest code %q has another length", ErrConflict, n, id)
+		}
+	}
+	for id, l := range s.tours {
+		if l != n {
+			return fmt.Errorf("%w: site.doorcode_length %d: tour %q has another length", ErrConflict, n, id)
+		}
+	}
+	return nil
+}
+
+// checkSnapshotPut is what Catalog.Load checks of a snapshot's put
+// that needs no catalog, against what the snapshot delivered so far (has)
+// — the site first, references to records delivered before, codes of the
+// site's length (codeLengths checks those delivered before the site) —
+// with Load's errors. SnapshotDiff and SnapshotCheck both judge by it.
+func checkSnapshotPut(o *Op, site string, snapSite *Site, has func(kind Kind, id string) bool, codeLengths func(n int) error) error {
 	codeLength := func(field, code string) error {
-		if s.snapSite == nil {
+		if snapSite == nil {
 			return fmt.Errorf("%w: %s: the site must be set before codes", ErrConflict, field)
 		}
-		if len(code) != s.snapSite.DoorcodeLength {
-			return invalid(field, nil, fmt.Sprintf("must have the site's doorcode length %d", s.snapSite.DoorcodeLength))
+		if len(code) != snapSite.DoorcodeLength {
+			return invalid(field, nil, fmt.Sprintf("must have the site's doorcode length %d", snapSite.DoorcodeLength))
 		}
 		return nil
 	}
 	switch o.Type {
 	case OpPutSite:
-		if o.Site.ID != s.site {
-			return fmt.Errorf("%w: site.id %q in a batch for site %q", ErrWrongSite, o.Site.ID, s.site)
+		if o.Site.ID != site {
+			return fmt.Errorf("%w: site.id %q in a batch for site %q", ErrWrongSite, o.Site.ID, site)
 		}
-		n := o.Site.DoorcodeLength
-		for id, l := range s.codes {
-			if l != n {
-				return fmt.Errorf("%w: site.doorcode_length %d: guest code %q has another length", ErrConflict, n, id)
-			}
-		}
-		for id, l := range s.tours {
-			if l != n {
-				return fmt.Errorf("%w: site.doorcode_length %d: tour %q has another length", ErrConflict, n, id)
-			}
-		}
+		return codeLengths(o.Site.DoorcodeLength)
 	case OpPutKey:
 		for i, door := range o.Key.Doors {
-			if !has(s.doors, door) {
+			if !has(KindDoor, door) {
 				return fmt.Errorf("key.doors[%d]: %w", i, notFound("door", door))
 			}
 		}
 	case OpPutGrant:
-		if !has(s.people, o.Grant.PersonID) {
+		if !has(KindPerson, o.Grant.PersonID) {
 			return fmt.Errorf("grant.person_id: %w", notFound("person", o.Grant.PersonID))
 		}
-		if !has(s.keys, o.Grant.KeyID) {
+		if !has(KindKey, o.Grant.KeyID) {
 			return fmt.Errorf("grant.key_id: %w", notFound("key", o.Grant.KeyID))
 		}
 	case OpPutGuestGrant:
 		g := o.GuestGrant
-		if !has(s.people, g.HostID) {
+		if !has(KindPerson, g.HostID) {
 			return fmt.Errorf("guest_grant.host_id: %w", notFound("person", g.HostID))
 		}
-		if g.GuestID != "" && !has(s.people, g.GuestID) {
+		if g.GuestID != "" && !has(KindPerson, g.GuestID) {
 			return fmt.Errorf("guest_grant.guest_id: %w", notFound("person", g.GuestID))
 		}
-		if !has(s.keys, g.KeyID) {
+		if !has(KindKey, g.KeyID) {
 			return fmt.Errorf("guest_grant.key_id: %w", notFound("key", g.KeyID))
 		}
 	case OpPutKeycard:
-		if !has(s.people, o.Keycard.OwnerID) {
+		if !has(KindPerson, o.Keycard.OwnerID) {
 			return fmt.Errorf("keycard.owner_id: %w", notFound("person", o.Keycard.OwnerID))
 		}
 	case OpPutDevice:
-		if !has(s.people, o.Device.OwnerID) {
+		if !has(KindPerson, o.Device.OwnerID) {
 			return fmt.Errorf("device.owner_id: %w", notFound("person", o.Device.OwnerID))
 		}
 	case OpPutGuestCode:
 		g := o.GuestCode
-		if !has(s.people, g.HostID) {
+		if !has(KindPerson, g.HostID) {
 			return fmt.Errorf("guest_code.host_id: %w", notFound("person", g.HostID))
 		}
-		if !has(s.keys, g.KeyID) {
+		if !has(KindKey, g.KeyID) {
 			return fmt.Errorf("guest_code.key_id: %w", notFound("key", g.KeyID))
 		}
 		return codeLength("guest_code.code", g.Code)
 	case OpPutTour:
 		for i, k := range o.Tour.Keys {
-			if !has(s.keys, k) {
+			if !has(KindKey, k) {
 				return fmt.Errorf("tour.keys[%d]: %w", i, notFound("key", k))
 			}
 		}
 		return codeLength("tour.code", o.Tour.Code)
 	case OpPutAllowlist:
 		for i, k := range o.Allowlist.Keys {
-			if !has(s.keys, k) {
+			if !has(KindKey, k) {
 				return fmt.Errorf("allowlist.keys[%d]: %w", i, notFound("key", k))
 			}
 		}
