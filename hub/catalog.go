@@ -558,7 +558,13 @@ func (c *Catalog) applyOps(site string, ops []Op, collect bool) ([]Change, error
 	if collect {
 		c.dirty = map[changeKey]any{}
 	}
+	// A load logs no one's codes: its chunks may change anyone's, and
+	// keeping the ids of the people of the last chunks would keep their
+	// decoded strings (a few MB at 100,000 people).
 	c.codeTouched, c.codeAll = map[string]struct{}{}, false
+	if !collect {
+		c.codeTouched, c.codeAll = nil, true
+	}
 	defer func() { c.applying, c.undo, c.dirty, c.codeTouched = false, nil, nil, nil }()
 	for i := range ops {
 		if err := ops[i].Validate(); err != nil {

@@ -62,3 +62,39 @@ func TestCatalogReserve(t *testing.T) {
 		}
 	}
 }
+
+// TestLoadLogsNoPeople: a load's chunks log that anyone's daily code may
+// have changed, not whose: the ids of the people of the last 64 chunks
+// would stay in the catalog (and with them the strings they were decoded
+// into). A batch after it logs whose codes it touched.
+func TestLoadLogsNoPeople(t *testing.T) {
+	start := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	c := NewCatalog()
+	ops := []Op{{Type: OpPutSite, Site: &Site{ID: "s", Name: "S", TimeZone: "UTC", DoorcodeLength: 7, DoorcodeSecret: []byte("0123456789abcdef")}},
+		{Type: OpPutDoor, Door: &Door{ID: "d", Name: "D", Type: DoorEntrance}},
+		{Type: OpPutKey, Key: &Key{ID: "k", Name: "K", Doors: []string{"d"}, DoorcodesAllowed: true}}}
+	for i := range 300 {
+		p := fmt.Sprintf("p%05d", i)
+		ops = append(ops, Op{Type: OpPutPerson, Person: &Person{ID: p, Email: p + "@example.com"}},
+			Op{Type: OpPutGrant, Grant: &Grant{ID: "g" + p, PersonID: p, KeyID: "k", StartsAt: start, Method: MethodDoorcode}})
+	}
+	for i := 0; i < len(ops); i += 50 {
+		if err := c.Load("s", ops[i:min(i+50, len(ops))]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(c.codeLog) == 0 {
+		t.Fatal("a load logged nothing: a code cache would not know to rebuild")
+	}
+	for _, e := range c.codeLog {
+		if !e.all || len(e.people) != 0 {
+			t.Fatalf("a load's chunk logged %d people (all: %v)", len(e.people), e.all)
+		}
+	}
+	if _, err := c.Apply("s", []Op{{Type: OpPutPerson, Person: &Person{ID: "p00001", Email: "p00001@example.com", Name: "Renamed"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if e := c.codeLog[len(c.codeLog)-1]; e.all || len(e.people) != 1 || e.people[0] != "p00001" {
+		t.Fatalf("a batch renaming p00001 logged %+v", e)
+	}
+}
