@@ -57,7 +57,9 @@ func under(path, prefix string) bool {
 
 // onlyIn lists third-party imports that only the named packages may use.
 var onlyIn = map[string][]string{
-	"github.com/dgraph-io/badger/v4":      {module + "/hub/badgerstore"},
+	"github.com/dgraph-io/badger/v4": {module + "/hub/badgerstore"},
+	// Badger's buffer pool (hub/badgerstore/buffers.go).
+	"github.com/dgraph-io/ristretto/v2":   {module + "/hub/badgerstore"},
 	"go.bug.st/serial":                    {module + "/radio/serialport"},
 	"github.com/eclipse/paho.mqtt.golang": {module + "/cloudlink"},
 	"github.com/coreos/go-systemd/v22":    {module + "/cmd/doorhubd"},

@@ -99,6 +99,8 @@ func (m *Main) settleLoop(ctx context.Context) {
 					releasePages = false
 				}
 			}
+			// Badger's pooled table buffers: garbage for settle to collect.
+			m.Store.ReleaseBuffers()
 			if done, before, after := settle(); done {
 				m.Log.Debug("memory returned to the system",
 					slog.Uint64("held_bytes_before", before.held()), slog.Uint64("held_bytes_after", after.held()),

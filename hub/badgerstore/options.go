@@ -124,13 +124,16 @@ func DefaultOptions() Options {
 	return Options{
 		// Badger builds every table whole in memory, in buffers it pools
 		// (up to 8, each grown to the largest table it built: blocks
-		// uncompressed plus their compression bound) and releases one
-		// every 2 s once idle. A memtable's flush is the largest build:
-		// with 2 MiB memtables the pooled buffers were 7.5 MB each, up to
-		// 60 MB during a bulk write; with 1 MiB memtables and 192 KiB
-		// tables they are about 2.7 MB (docs/store.md, "Badger options").
-		MemTableSize:     1 << 20,
-		BaseTableSize:    192 << 10,
+		// uncompressed plus their compression bound). A memtable's flush
+		// and a compaction's output table (BaseTableSize compressed, 3–6
+		// times that in records) are the builds: with 1 MiB memtables and
+		// 192 KiB tables the pooled buffers grew to about 2.7 MB each,
+		// 22–28 MB in all during a bulk write; with 512 KiB and 64 KiB
+		// they stay near 1.1 MB (docs/store.md, "Badger options"), and the
+		// store empties the pool itself once a bulk write is over
+		// (ReleaseBuffers).
+		MemTableSize:     512 << 10,
+		BaseTableSize:    64 << 10,
 		NumMemtables:     2,
 		BlockCacheSize:   1 << 20,
 		IndexCacheSize:   4 << 20,
@@ -169,8 +172,8 @@ func (o Options) snapshotSettle() time.Duration {
 // Validate checks the options, naming the field that is wrong.
 func (o Options) Validate() error {
 	switch {
-	case o.MemTableSize < 1<<20:
-		return fmt.Errorf("badgerstore: options: MemTableSize %d: at least 1 MiB", o.MemTableSize)
+	case o.MemTableSize < 256<<10:
+		return fmt.Errorf("badgerstore: options: MemTableSize %d: at least 256 KiB", o.MemTableSize)
 	case o.BaseTableSize < 64<<10:
 		return fmt.Errorf("badgerstore: options: BaseTableSize %d: at least 64 KiB", o.BaseTableSize)
 	case o.NumMemtables < 1:

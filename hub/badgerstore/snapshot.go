@@ -179,9 +179,12 @@ func (w *snapshot) addGeneration(ops []hub.Op) error {
 	// Badger's compactions of the write read tables through their
 	// mappings, old generation and new, leaving their pages resident:
 	// give them back as the write goes (ReleaseTablePages).
+	// The same for the table buffers Badger pooled meanwhile: the
+	// tables being built keep theirs.
 	if w.written += len(ops); w.written >= releaseEvery {
 		w.written = 0
 		_, _ = w.s.ReleaseTablePages()
+		drainAllocPool(w.s.allocPool)
 	}
 	return nil
 }
@@ -281,6 +284,7 @@ func (w *snapshot) Commit() error {
 	}
 	// The old catalog is garbage now: give its memory back rather than
 	// keep it for the next snapshot, which may be months away.
+	drainAllocPool(s.allocPool)
 	debug.FreeOSMemory()
 	s.log.Debug("snapshot committed", slog.Uint64("version", w.version), slog.Int("records", w.records))
 	return nil
@@ -496,6 +500,9 @@ func (s *Store) settle(heapBefore uint64, max time.Duration) {
 			}
 		}
 		if !busy {
+			// Compactions done: the buffers Badger pooled for them are
+			// garbage once released.
+			drainAllocPool(s.allocPool)
 			runtime.GC()
 			busy = liveHeap() > heapBefore+settleSlack
 		}

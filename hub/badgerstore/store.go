@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
+	"github.com/dgraph-io/ristretto/v2/z"
 
 	"github.com/doorhub/doorhub/hub"
 )
@@ -33,10 +34,13 @@ var (
 // memory by a hub.Catalog. See the package documentation for what it
 // guarantees.
 type Store struct {
-	db   *badger.DB
-	dir  string
-	opts Options
-	log  *slog.Logger
+	db  *badger.DB
+	dir string
+	// allocPool is Badger's pool of table buffers (buffers.go); nil if
+	// this Badger has none where the store looks.
+	allocPool *z.AllocatorPool
+	opts      Options
+	log       *slog.Logger
 
 	// life guards the database against Close: every operation that uses
 	// db holds it for reading; Close takes it for writing.
@@ -99,7 +103,10 @@ func Open(dir string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("badgerstore: open %s: %w", dir, err)
 	}
 	s := &Store{db: db, dir: dir, opts: opts, log: log, snaps: map[*snapshot]struct{}{},
-		reaper: newReaper(db, log)}
+		reaper: newReaper(db, log), allocPool: allocPool(db)}
+	if s.allocPool == nil {
+		log.Warn("badgerstore: Badger's table buffer pool not found; its buffers are released only as Badger lets them go")
+	}
 	s.reaper.release = func() { _, _ = s.ReleaseTablePages() }
 	if err := s.init(); err != nil {
 		_ = db.Close()
