@@ -12,15 +12,18 @@ import (
 	"syscall"
 )
 
-// defaultMemoryLimit is the Go heap's soft limit when GOMEMLIMIT is not
-// set: on a 1 GB Pi the collector should work harder rather than let the
-// heap double during a snapshot. With a 100,000-credential site (36 MB of
-// heap at rest) a typical resync peaks at 88 MB RSS with 80 MiB, 101 MB
-// with 96 MiB, where the pacer's doubling binds before the limit
-// (docs/performance.md, memory). A much larger site should raise it
-// (GOMEMLIMIT): a live heap near the limit makes the collector run
-// constantly.
-const defaultMemoryLimit = 80 << 20
+// defaultMemoryLimit is the Go memory limit when GOMEMLIMIT is not set:
+// on a 1 GB Pi the collector should work harder rather than let the
+// heap double during a snapshot. The limit counts the Go runtime's memory;
+// the binary's ~16 MB of mapped code and Badger's mapped files come on
+// top of it in the resident size. With a 100,000-credential site (33–38
+// MB of live heap at rest) 64 MiB keeps a snapshot under 96 MB
+// resident: with 80 MiB a typical resync peaked at 92–95 MB because the
+// heap's garbage filled the limit (docs/performance.md, "The daemon
+// itself"). A site whose live heap outgrows it gets a higher one from
+// the settle loop (memoryLimiter), so the collector never runs
+// constantly; GOMEMLIMIT fixes it.
+const defaultMemoryLimit = 64 << 20
 
 func main() {
 	if os.Getenv("GOMEMLIMIT") == "" {

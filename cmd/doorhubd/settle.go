@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"runtime/debug"
 	"runtime/metrics"
+	"strings"
 	"time"
 )
 
@@ -79,6 +80,62 @@ func settle() (done bool, before, after heapUse) {
 	return true, before, readHeapUse()
 }
 
+// memoryLimiter keeps the Go memory limit above a site's live heap. The
+// default (defaultMemoryLimit) suits sites up to about 100,000
+// credentials; past that the live heap at rest nears it and the
+// collector would run constantly, at up to half the CPU. Each settle
+// reports the live heap, and when two in a row call for another limit —
+// one and a half times the live heap, never under the default — the
+// limit moves: up to the smaller of the two, down to the larger. A live
+// heap that grows for a few seconds (a snapshot loading a second
+// catalog) does not move it; a site that grew or shrank does.
+type memoryLimiter struct {
+	fixed bool  // GOMEMLIMIT is set: leave the limit alone
+	want  int64 // what the previous sample called for; 0: nothing
+}
+
+// envSet reports whether environ sets name to something.
+func envSet(environ []string, name string) bool {
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok && k == name && v != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// limitFor is the memory limit for a live heap at rest.
+func limitFor(live uint64) int64 {
+	return max(defaultMemoryLimit, int64(live+live/2))
+}
+
+// observe takes the live heap and the current limit and returns the
+// limit to set, and whether it differs from the current one.
+func (l *memoryLimiter) observe(live uint64, cur int64) (int64, bool) {
+	if l.fixed {
+		return cur, false
+	}
+	w := limitFor(live)
+	prev := l.want
+	switch {
+	case w > cur+cur/8:
+		if prev > cur+cur/8 {
+			l.want = 0
+			return min(w, prev), true
+		}
+	case w < cur-cur/8:
+		if prev != 0 && prev < cur-cur/8 {
+			l.want = 0
+			return max(w, prev), true
+		}
+	default:
+		l.want = 0
+		return cur, false
+	}
+	l.want = w
+	return cur, false
+}
+
 // settleLoop runs settle every settleInterval until ctx ends, and asks
 // the kernel to reclaim the store's table pages that loads and
 // compactions left mapped (badgerstore.Store.ReleaseTablePages; at
@@ -88,6 +145,7 @@ func (m *Main) settleLoop(ctx context.Context) {
 	t := time.NewTicker(settleInterval)
 	defer t.Stop()
 	releasePages := true
+	limiter := memoryLimiter{fixed: envSet(m.environ, "GOMEMLIMIT")}
 	for {
 		select {
 		case <-ctx.Done():
@@ -101,10 +159,17 @@ func (m *Main) settleLoop(ctx context.Context) {
 			}
 			// Badger's pooled table buffers: garbage for settle to collect.
 			m.Store.ReleaseBuffers()
-			if done, before, after := settle(); done {
+			done, before, after := settle()
+			if done {
 				m.Log.Debug("memory returned to the system",
 					slog.Uint64("held_bytes_before", before.held()), slog.Uint64("held_bytes_after", after.held()),
 					slog.Uint64("live_bytes", after.live))
+			}
+			cur := debug.SetMemoryLimit(-1)
+			if limit, change := limiter.observe(after.live, cur); change {
+				debug.SetMemoryLimit(limit)
+				m.Log.Info("memory limit follows the live heap",
+					slog.Int64("limit_bytes", limit), slog.Int64("was_bytes", cur), slog.Uint64("live_bytes", after.live))
 			}
 		}
 	}
