@@ -65,6 +65,9 @@ type Catalog struct {
 	exactTimes map[string]grantTimes
 	cards      arena[cardRec]
 	cardsByID  handleIndex[cardHint]
+	// cardTails holds, by handle, the rest of the keycard ids longer than
+	// cardInline bytes; it stays empty on most sites.
+	cardTails map[int32]cardTail
 
 	guestGrants map[string]*GuestGrant
 	devices     map[string]*Device
@@ -527,8 +530,7 @@ func (c *Catalog) sortedCards() []int32 {
 		}
 	}
 	sort.Slice(hs, func(i, j int) bool {
-		a, b := &c.cards.recs[hs[i]], &c.cards.recs[hs[j]]
-		return string(a.id[:a.n]) < string(b.id[:b.n])
+		return c.cardLess(hs[i], hs[j])
 	})
 	return hs
 }
@@ -683,7 +685,7 @@ func (c *Catalog) apply(site string, o *Op) error {
 			c.setGuestGrant(id, nil)
 		}
 		for _, k := range c.cardList(c.personH(o.ID)) {
-			c.setKeycard(c.cards.recs[k].cardID(), nil)
+			c.setKeycard(c.cardID(k), nil)
 		}
 		for _, id := range append([]string(nil), c.devicesByOwner[o.ID]...) {
 			c.setDevice(id, nil)

@@ -589,8 +589,8 @@ func (d *SnapshotDiff) commitOps() []Op {
 		}
 	}
 	for h := range c.cards.recs {
-		if r := &c.cards.recs[h]; r.live && notHeld(KindKeycard, r.cardID()) {
-			del(OpDeleteKeycard, r.cardID())
+		if c.cards.recs[h].live && notHeld(KindKeycard, c.cardID(int32(h))) {
+			del(OpDeleteKeycard, c.cardID(int32(h)))
 		}
 	}
 	for _, id := range sortedMapKeys(c.guestGrants) {

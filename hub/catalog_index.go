@@ -1,6 +1,7 @@
 package hub
 
 import (
+	"bytes"
 	"encoding/hex"
 	"slices"
 	"time"
@@ -52,7 +53,10 @@ func (a *arena[T]) reserve(n int) {
 // quarter of a large arena after a load.
 func (a *arena[T]) trim() {
 	if cap(a.recs)-len(a.recs) > len(a.recs)/32 {
-		a.recs = append([]T(nil), a.recs...)
+		// Not append: it would round the capacity up to a size class.
+		recs := make([]T, len(a.recs))
+		copy(recs, a.recs)
+		a.recs = recs
 	}
 }
 
@@ -130,31 +134,82 @@ func (g *grantRec) method() AccessMethod {
 	return MethodApp
 }
 
-// cardRec is a keycard with its id decoded: comparing a presented id
-// with it reads no other memory.
+// cardInline is how many bytes of a keycard's id its record holds: the
+// UIDs cards carry (4, 7 or 10 bytes) fit, so comparing a presented id
+// reads the record alone. The rest of a longer id (up to MaxCardIDBytes)
+// is kept aside in Catalog.cardTails: 28 bytes a keycard instead of 44.
+const cardInline = 16
+
+// cardRec is a keycard with its id decoded.
 type cardRec struct {
-	id     [MaxCardIDBytes]byte
-	n      uint8
+	id     [cardInline]byte // the id's first bytes
+	n      uint8            // the id's length, up to MaxCardIDBytes
 	active bool
 	live   bool
 	owner  int32
 	next   int32 // the owner's next keycard
 }
 
-func (k *cardRec) cardID() string { return hex.EncodeToString(k.id[:k.n]) }
+// cardTail is the part of a keycard id beyond its first cardInline bytes.
+type cardTail [MaxCardIDBytes - cardInline]byte
 
-// is reports whether the card's id is cardID (lowercase hex).
-func (k *cardRec) is(cardID string) bool {
-	if len(cardID) != 2*int(k.n) {
+// cardBytes returns a keycard's decoded id, in a new slice.
+func (c *Catalog) cardBytes(h int32) []byte {
+	r := &c.cards.recs[h]
+	b := make([]byte, r.n)
+	if n := copy(b, r.id[:min(r.n, cardInline)]); n < len(b) {
+		t := c.cardTails[h]
+		copy(b[n:], t[:])
+	}
+	return b
+}
+
+// cardID is a keycard's id in lowercase hex.
+func (c *Catalog) cardID(h int32) string {
+	r := &c.cards.recs[h]
+	if r.n <= cardInline {
+		return hex.EncodeToString(r.id[:r.n])
+	}
+	return hex.EncodeToString(c.cardBytes(h))
+}
+
+// cardIs reports whether keycard h's id is cardID (lowercase hex).
+func (c *Catalog) cardIs(h int32, cardID string) bool {
+	r := &c.cards.recs[h]
+	if len(cardID) != 2*int(r.n) {
 		return false
 	}
+	if r.n <= cardInline {
+		return hexIs(r.id[:r.n], cardID)
+	}
+	t := c.cardTails[h]
+	return hexIs(r.id[:], cardID[:2*cardInline]) && hexIs(t[:r.n-cardInline], cardID[2*cardInline:])
+}
+
+// hexIs reports whether s is b in lowercase hex, s being twice as long
+// as b: the presented id is never decoded.
+func hexIs(b []byte, s string) bool {
 	const digits = "0123456789abcdef"
-	for i, b := range k.id[:k.n] {
-		if cardID[2*i] != digits[b>>4] || cardID[2*i+1] != digits[b&15] {
+	for i, x := range b {
+		if s[2*i] != digits[x>>4] || s[2*i+1] != digits[x&15] {
 			return false
 		}
 	}
 	return true
+}
+
+// cardLess orders keycards by their decoded ids. Comparing the inline
+// bytes first is enough unless those are equal: an id shorter than
+// cardInline is then the whole of the other one's start, or both hold
+// cardInline bytes and their tails decide.
+func (c *Catalog) cardLess(a, b int32) bool {
+	ra, rb := &c.cards.recs[a], &c.cards.recs[b]
+	ia, ib := ra.id[:min(ra.n, cardInline)], rb.id[:min(rb.n, cardInline)]
+	if x := bytes.Compare(ia, ib); x != 0 || ra.n <= cardInline && rb.n <= cardInline {
+		return x < 0
+	}
+	ta, tb := c.cardTails[a], c.cardTails[b]
+	return bytes.Compare(ta[:ra.n-min(ra.n, cardInline)], tb[:rb.n-min(rb.n, cardInline)]) < 0
 }
 
 // cardHint rides in a keycard's index slot: its owner and the owner's
@@ -220,7 +275,7 @@ func (c *Catalog) cardSlot(cardID string) (int32, cardHint) {
 		if s.ref == 0 {
 			return none, cardHint{}
 		}
-		if s.tag == tag && c.cards.recs[s.ref-1].is(cardID) {
+		if s.tag == tag && c.cardIs(s.ref-1, cardID) {
 			return s.ref - 1, s.p
 		}
 	}
@@ -229,7 +284,7 @@ func (c *Catalog) cardSlot(cardID string) (int32, cardHint) {
 // hintCard sets a keycard's hint from its record and its owner's.
 func (c *Catalog) hintCard(k int32) {
 	r := &c.cards.recs[k]
-	*c.cardsByID.payload(idTag(r.cardID()), k) = cardHint{owner: r.owner, grants: c.people.recs[r.owner].grants}
+	*c.cardsByID.payload(idTag(c.cardID(k)), k) = cardHint{owner: r.owner, grants: c.people.recs[r.owner].grants}
 }
 
 // hintCards updates the hints of a person's keycards after the head of
@@ -262,7 +317,7 @@ func (c *Catalog) grantOf(h int32) *Grant {
 
 func (c *Catalog) keycardOf(h int32) *Keycard {
 	r := &c.cards.recs[h]
-	return &Keycard{CardID: r.cardID(), OwnerID: c.people.recs[r.owner].id(), Active: r.active}
+	return &Keycard{CardID: c.cardID(h), OwnerID: c.people.recs[r.owner].id(), Active: r.active}
 }
 
 // grantList and cardList return the handles of a person's grants and
@@ -498,6 +553,7 @@ func (c *Catalog) setKeycard(cardID string, k *Keycard) {
 	if k == nil {
 		c.cardsByID.remove(idTag(cardID), h)
 		c.cards.release(h)
+		delete(c.cardTails, h)
 		return
 	}
 	if h == none {
@@ -506,8 +562,16 @@ func (c *Catalog) setKeycard(cardID string, k *Keycard) {
 	}
 	r := cardRec{active: k.Active, live: true, owner: c.personH(k.OwnerID), next: none}
 	// Validate accepted it: lowercase hex of at most MaxCardIDBytes.
-	n, _ := hex.Decode(r.id[:], []byte(k.CardID))
+	var id [MaxCardIDBytes]byte
+	n, _ := hex.Decode(id[:], []byte(k.CardID))
 	r.n = uint8(n)
+	copy(r.id[:], id[:])
+	if n > cardInline {
+		if c.cardTails == nil {
+			c.cardTails = map[int32]cardTail{}
+		}
+		c.cardTails[h] = cardTail(id[cardInline:])
+	}
 	c.cards.recs[h] = r
 	c.linkCard(r.owner, h)
 	c.hintCard(h)

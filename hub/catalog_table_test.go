@@ -43,21 +43,40 @@ func TestHandleIndexAgainstMap(t *testing.T) {
 	}
 }
 
-// TestCardRecIs checks the comparison of a presented card id with a
-// decoded one, which never decodes the presented id.
-func TestCardRecIs(t *testing.T) {
-	r := cardRec{}
-	r.n = 4
-	copy(r.id[:], []byte{0xde, 0xad, 0x0b, 0xef})
+// TestCardIs checks the comparison of a presented card id with a decoded
+// one, which never decodes the presented id, for an id held inline and
+// one longer than cardInline bytes.
+func TestCardIs(t *testing.T) {
+	c := NewCatalog()
+	short := c.cards.alloc()
+	c.cards.recs[short] = cardRec{n: 4, live: true}
+	copy(c.cards.recs[short].id[:], []byte{0xde, 0xad, 0x0b, 0xef})
 	for _, tc := range []struct {
 		id   string
 		want bool
 	}{{"dead0bef", true}, {"DEAD0BEF", false}, {"dead0be", false}, {"dead0bef00", false}, {"dead0bee", false}, {"", false}} {
-		if got := r.is(tc.id); got != tc.want {
-			t.Errorf("is(%q) = %v, want %v", tc.id, got, tc.want)
+		if got := c.cardIs(short, tc.id); got != tc.want {
+			t.Errorf("cardIs(%q) = %v, want %v", tc.id, got, tc.want)
 		}
 	}
-	if got := r.cardID(); got != "dead0bef" {
+	if got := c.cardID(short); got != "dead0bef" {
+		t.Errorf("cardID() = %q", got)
+	}
+
+	const longID = "00112233445566778899aabbccddeeff0123" // 18 bytes
+	long := c.cards.alloc()
+	c.cards.recs[long] = cardRec{n: 18, live: true}
+	copy(c.cards.recs[long].id[:], []byte{0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff})
+	c.cardTails = map[int32]cardTail{long: {0x01, 0x23}}
+	for _, tc := range []struct {
+		id   string
+		want bool
+	}{{longID, true}, {longID[:32], false}, {longID[:34] + "24", false}, {"10" + longID[2:], false}, {longID + "00", false}} {
+		if got := c.cardIs(long, tc.id); got != tc.want {
+			t.Errorf("cardIs(%q) = %v, want %v", tc.id, got, tc.want)
+		}
+	}
+	if got := c.cardID(long); got != longID {
 		t.Errorf("cardID() = %q", got)
 	}
 }

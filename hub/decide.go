@@ -295,7 +295,7 @@ func (e *Engine) ExplainPerson(doorID, personID string, now Now) []Decision {
 			out = append(out, d)
 		}
 		for _, k := range c.cardList(n) {
-			cardID := c.cards.recs[k].cardID()
+			cardID := c.cardID(k)
 			try(CredKeycard, func(ev *evaluator, d *Decision) { ev.keycard(d, cardID) })
 		}
 		for _, id := range c.devicesByOwner[personID] {

@@ -347,7 +347,7 @@ func DoorListOf(c *Catalog, doorID string, now time.Time) (*DoorList, error) {
 			} else {
 				w = slices.Clone(ws)
 			}
-			id := append([]byte(nil), r.id[:r.n]...)
+			id := c.cardBytes(k)
 			all = append(all, ListEntry{Kind: EntryKeycard, ID: id, Windows: w, Priority: prio, PersonID: p.id()})
 		}
 		for i, devID := range c.devicesByOwner[p.id()] {

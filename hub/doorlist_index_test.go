@@ -37,7 +37,7 @@ func doorListNaive(c *Catalog, doorID string, now time.Time) (*DoorList, error) 
 			continue
 		}
 		next = min(next, ends)
-		id := append([]byte(nil), k.id[:k.n]...)
+		id := c.cardBytes(int32(h))
 		all = append(all, ListEntry{Kind: EntryKeycard, ID: id, Windows: ws, Priority: prio, PersonID: c.people.recs[k.owner].id()})
 	}
 	for _, devID := range mapKeys(c.devices) {
