@@ -115,11 +115,20 @@ func (w *snapshot) addDiff(ops []hub.Op) error {
 		return fmt.Errorf("snapshot chunk: %w", err)
 	}
 	w.records += len(ops)
-	if w.diff.Len() > s.opts.snapshotDiffMax() {
+	if n := w.diff.Len(); n > s.opts.snapshotDiffMax() || w.records >= diffProbe && n*2 > w.records {
 		return w.toGeneration()
 	}
 	return nil
 }
+
+// diffProbe: once a snapshot compared this many records and more than
+// half of them differ, it is another set, not a resync, and falls back
+// to a new generation at once rather than after SnapshotDiffMax
+// differing records. A diff keeps every record that differs, and at the
+// fall back writes them all out beside the chunks still queued: with
+// 20,000 that was a 14 MB spike at the start of a wholly different
+// 100,000-credential snapshot. Both ways apply the same set.
+const diffProbe = 5000
 
 // toGeneration turns a diff snapshot into one that writes a new
 // generation: what it holds so far (the current set's records it keeps
