@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"reflect"
 	"sort"
+	"strings"
 	"sync/atomic"
 	"time"
 )
@@ -55,6 +56,8 @@ type Catalog struct {
 	keyByH   []*keyNode // by handle; nil when free
 	keyFree  []int32
 
+	// text holds the people's ids, emails and names and the grants' ids.
+	text       textArena
 	people     arena[personRec]
 	peopleByID idIndex
 	emails     idIndex // by normalized email
@@ -200,7 +203,7 @@ func (c *Catalog) Key(id string) *Key {
 // Person returns a person.
 func (c *Catalog) Person(id string) *Person {
 	if h := c.personH(id); h != none {
-		return c.people.recs[h].person()
+		return c.personOf(h)
 	}
 	return nil
 }
@@ -244,7 +247,7 @@ func (c *Catalog) Generation() uint64 { return c.gen }
 // PersonByEmail finds a person by email, case-insensitively.
 func (c *Catalog) PersonByEmail(email string) *Person {
 	if h := c.personByEmailH(email); h != none {
-		return c.people.recs[h].person()
+		return c.personOf(h)
 	}
 	return nil
 }
@@ -368,7 +371,11 @@ func (c *Catalog) touchCodes(personID string) {
 		c.codeAll = true
 		return
 	}
-	c.codeTouched[personID] = struct{}{}
+	if _, ok := c.codeTouched[personID]; !ok {
+		// The log keeps it for 64 batches: not a string over the text
+		// arena, which would keep its chunk.
+		c.codeTouched[strings.Clone(personID)] = struct{}{}
+	}
 }
 
 // Counts is how many records of each kind the set holds.
@@ -387,7 +394,8 @@ type Counts struct {
 // Reserve makes room for the people, grants and keycards of n in all, so
 // that loading a set of that size allocates each table once: growing them
 // as records arrive copies them, and the old and new copies at once are
-// what a large load's peak is made of. The other counts are ignored.
+// what a large load's peak is made of. The other counts are ignored. The
+// text arena needs no room made: it grows by chunks, copying nothing.
 func (c *Catalog) Reserve(n Counts) {
 	c.people.reserve(n.People)
 	c.peopleByID.reserve(n.People)
@@ -406,6 +414,7 @@ func (c *Catalog) Trim() {
 	c.people.trim()
 	c.grants.trim()
 	c.cards.trim()
+	c.text.trim()
 }
 
 // Counts returns the number of records of each kind.
@@ -459,7 +468,7 @@ func (c *Catalog) Records(fn func(Op) error) error {
 		}
 	}
 	for _, h := range c.sortedPeople() {
-		if err := fn(Op{Type: OpPutPerson, Person: c.people.recs[h].person()}); err != nil {
+		if err := fn(Op{Type: OpPutPerson, Person: c.personOf(h)}); err != nil {
 			return err
 		}
 	}
@@ -503,7 +512,7 @@ func (c *Catalog) sortedPeople() []int32 {
 			hs = append(hs, int32(h))
 		}
 	}
-	sort.Slice(hs, func(i, j int) bool { return c.people.recs[hs[i]].id() < c.people.recs[hs[j]].id() })
+	sort.Slice(hs, func(i, j int) bool { return c.personID(hs[i]) < c.personID(hs[j]) })
 	return hs
 }
 
@@ -515,7 +524,7 @@ func (c *Catalog) sortedGrants(match func(*grantRec) bool) []int32 {
 			hs = append(hs, int32(h))
 		}
 	}
-	sort.Slice(hs, func(i, j int) bool { return c.grants.recs[hs[i]].id < c.grants.recs[hs[j]].id })
+	sort.Slice(hs, func(i, j int) bool { return c.grantID(hs[i]) < c.grantID(hs[j]) })
 	return hs
 }
 
@@ -666,8 +675,8 @@ func (c *Catalog) apply(site string, o *Op) error {
 		return c.deleteKey(o.ID)
 	case OpPutPerson:
 		email := NormalizeEmail(o.Person.Email)
-		if other := c.personByEmailH(email); other != none && c.people.recs[other].id() != o.Person.ID {
-			return fmt.Errorf("%w: person.email already belongs to person %q", ErrConflict, c.people.recs[other].id())
+		if other := c.personByEmailH(email); other != none && c.personID(other) != o.Person.ID {
+			return fmt.Errorf("%w: person.email already belongs to person %q", ErrConflict, c.personID(other))
 		}
 		p := *o.Person
 		c.setPerson(p.ID, &p)
@@ -845,7 +854,7 @@ func (c *Catalog) deleteKey(id string) error {
 	}
 	kh := c.keys[id].h
 	for _, h := range c.sortedGrants(func(g *grantRec) bool { return g.key == kh }) {
-		c.setGrant(c.grants.recs[h].id, nil)
+		c.setGrant(c.grantID(h), nil)
 	}
 	for _, g := range sortedValues(c.guestGrants) {
 		if g.KeyID == id {
@@ -882,7 +891,7 @@ func (c *Catalog) deleteKey(id string) error {
 // revoke removes every grant of a person and every guest access they gave.
 func (c *Catalog) revoke(personID string) {
 	for _, g := range c.grantList(c.personH(personID)) {
-		c.setGrant(c.grants.recs[g].id, nil)
+		c.setGrant(c.grantID(g), nil)
 	}
 	for _, id := range append([]string(nil), c.guestsByHost[personID]...) {
 		c.setGuestGrant(id, nil)

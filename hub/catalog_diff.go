@@ -177,7 +177,7 @@ func (c *Catalog) liveOp(k changeKey) (Op, bool) {
 		}
 	case KindPerson:
 		if h := c.personH(k.id); h != none {
-			return Op{Type: OpPutPerson, Person: c.people.recs[h].person()}, true
+			return Op{Type: OpPutPerson, Person: c.personOf(h)}, true
 		}
 	case KindGrant:
 		if h := c.grantH(k.id); h != none {
@@ -506,7 +506,7 @@ func (d *SnapshotDiff) Records(fn func(Op) error) error {
 		switch kind {
 		case KindPerson:
 			for h := range c.people.recs {
-				if r := &c.people.recs[h]; r.live && d.people.has(int32(h)) && !emit(Op{Type: OpPutPerson, Person: r.person()}) {
+				if c.people.recs[h].live && d.people.has(int32(h)) && !emit(Op{Type: OpPutPerson, Person: c.personOf(int32(h))}) {
 					return err
 				}
 			}
@@ -599,13 +599,13 @@ func (d *SnapshotDiff) commitOps() []Op {
 		}
 	}
 	for h := range c.grants.recs {
-		if r := &c.grants.recs[h]; r.live && notHeld(KindGrant, r.id) {
-			del(OpDeleteGrant, r.id)
+		if c.grants.recs[h].live && notHeld(KindGrant, c.grantID(int32(h))) {
+			del(OpDeleteGrant, c.grantID(int32(h)))
 		}
 	}
 	for h := range c.people.recs {
-		if r := &c.people.recs[h]; r.live && notHeld(KindPerson, r.id()) {
-			del(OpDeletePerson, r.id())
+		if c.people.recs[h].live && notHeld(KindPerson, c.personID(int32(h))) {
+			del(OpDeletePerson, c.personID(int32(h)))
 		}
 	}
 	for _, id := range sortedMapKeys(c.keys) {
@@ -623,7 +623,7 @@ func (d *SnapshotDiff) commitOps() []Op {
 		if h == none {
 			continue
 		}
-		old := c.people.recs[h].person()
+		old := c.personOf(h)
 		if NormalizeEmail(old.Email) != NormalizeEmail(d.diff[k].Person.Email) {
 			old.Email = fmt.Sprintf("p%d@%s", i, placeholderDomain)
 			ops = append(ops, Op{Type: OpPutPerson, Person: old})

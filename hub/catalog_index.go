@@ -66,24 +66,38 @@ func (a *arena[T]) release(h int32) {
 	a.free = append(a.free, h)
 }
 
-// personRec is a person. Their id, email and name share one string.
+// personRec is a person. Their id, email and name are one string in the
+// catalog's text arena (catalog_text.go), at offset at: the id ends at
+// emailAt, the email at nameAt, the name at end.
 type personRec struct {
-	s       string
-	emailAt uint16
-	nameAt  uint16
+	at      uint32
 	reroll  uint32
-	manager bool
-	live    bool
 	grants  int32 // first grant of the list, in the order they were put
 	cards   int32 // first keycard of the list, likewise
+	emailAt uint16
+	nameAt  uint16
+	end     uint16
+	manager bool
+	live    bool
 }
 
-func (p *personRec) id() string    { return p.s[:p.emailAt] }
-func (p *personRec) email() string { return p.s[p.emailAt:p.nameAt] }
-func (p *personRec) name() string  { return p.s[p.nameAt:] }
+// personID is person h's id.
+func (c *Catalog) personID(h int32) string {
+	p := &c.people.recs[h]
+	return c.text.str(p.at, int(p.emailAt))
+}
 
-func (p *personRec) person() *Person {
-	return &Person{ID: p.id(), Email: p.email(), Name: p.name(), Manager: p.manager, Reroll: p.reroll}
+// personEmail is person h's email, as put.
+func (c *Catalog) personEmail(h int32) string {
+	p := &c.people.recs[h]
+	return c.text.str(p.at+uint32(p.emailAt), int(p.nameAt-p.emailAt))
+}
+
+// personOf is a copy of person h.
+func (c *Catalog) personOf(h int32) *Person {
+	p := &c.people.recs[h]
+	s := c.text.str(p.at, int(p.end))
+	return &Person{ID: s[:p.emailAt], Email: s[p.emailAt:p.nameAt], Name: s[p.nameAt:], Manager: p.manager, Reroll: p.reroll}
 }
 
 // grantRec is a grant; its person and key are handles. A grant is in two
@@ -91,18 +105,19 @@ func (p *personRec) person() *Person {
 // (doubly linked, in no particular order), so a door's list visits only
 // the grants of keys that open the door (doorCandidates).
 //
-// Its start and expiry are Unix nanoseconds (catalog_times.go): 56 bytes
-// a grant and no pointer for the GC to follow, where two time.Time took 48
-// bytes and each held a *Location.
+// Its start and expiry are Unix nanoseconds (catalog_times.go), where two
+// time.Time took 48 bytes and each held a *Location; its id is in the
+// text arena: 48 bytes a grant and no pointer for the GC to follow.
 type grantRec struct {
-	id        string
 	start     int64 // Unix nanoseconds (packTime)
 	expires   int64 // likewise; only with grantHasExpires
+	at        uint32
 	person    int32
 	key       int32
 	next      int32 // the person's next grant
 	prevByKey int32 // the key's previous grant; none: first
 	nextByKey int32 // the key's next grant
+	idLen     uint8 // the id's length, at most MaxIDLength
 	live      bool
 	doorcode  bool // method doorcode, else app
 	resident  bool
@@ -123,6 +138,12 @@ const (
 	// start and expires are clamped (packTime).
 	grantExact
 )
+
+// grantIDOf is a grant's id.
+func (c *Catalog) grantIDOf(g *grantRec) string { return c.text.str(g.at, int(g.idLen)) }
+
+// grantID is grant h's id.
+func (c *Catalog) grantID(h int32) string { return c.grantIDOf(&c.grants.recs[h]) }
 
 func (g *grantRec) mayShare() bool   { return g.flags&grantMayShare != 0 }
 func (g *grantRec) hasExpires() bool { return g.flags&grantHasExpires != 0 }
@@ -243,16 +264,16 @@ func (k *keyNode) opens(door int32) bool {
 // Lookups by id. They return none when there is no such record.
 
 func (c *Catalog) personH(id string) int32 {
-	return c.peopleByID.lookup(idTag(id), func(h int32) bool { return c.people.recs[h].id() == id })
+	return c.peopleByID.lookup(idTag(id), func(h int32) bool { return c.personID(h) == id })
 }
 
 func (c *Catalog) personByEmailH(email string) int32 {
 	norm := NormalizeEmail(email)
-	return c.emails.lookup(idTag(norm), func(h int32) bool { return NormalizeEmail(c.people.recs[h].email()) == norm })
+	return c.emails.lookup(idTag(norm), func(h int32) bool { return NormalizeEmail(c.personEmail(h)) == norm })
 }
 
 func (c *Catalog) grantH(id string) int32 {
-	return c.grantsByID.lookup(idTag(id), func(h int32) bool { return c.grants.recs[h].id == id })
+	return c.grantsByID.lookup(idTag(id), func(h int32) bool { return c.grantID(h) == id })
 }
 
 // cardH finds a keycard.
@@ -307,7 +328,7 @@ func (c *Catalog) doorH(id string) int32 {
 
 func (c *Catalog) grantOf(h int32) *Grant {
 	r := &c.grants.recs[h]
-	g := &Grant{ID: r.id, PersonID: c.people.recs[r.person].id(), KeyID: c.keyByH[r.key].ID,
+	g := &Grant{ID: c.grantIDOf(r), PersonID: c.personID(r.person), KeyID: c.keyByH[r.key].ID,
 		Resident: r.resident, MayShare: r.mayShare(), StartsAt: c.grantStart(r), Method: r.method()}
 	if e, ok := c.grantExpiry(r); ok {
 		g.Expires = &e
@@ -317,7 +338,7 @@ func (c *Catalog) grantOf(h int32) *Grant {
 
 func (c *Catalog) keycardOf(h int32) *Keycard {
 	r := &c.cards.recs[h]
-	return &Keycard{CardID: c.cardID(h), OwnerID: c.people.recs[r.owner].id(), Active: r.active}
+	return &Keycard{CardID: c.cardID(h), OwnerID: c.personID(r.owner), Active: r.active}
 }
 
 // grantList and cardList return the handles of a person's grants and
@@ -436,7 +457,7 @@ func (c *Catalog) setPerson(id string, p *Person) {
 	h := c.personH(id)
 	var old *Person
 	if h != none {
-		old = c.people.recs[h].person()
+		old = c.personOf(h)
 		c.emails.remove(idTag(NormalizeEmail(old.Email)), h)
 	}
 	c.record(KindPerson, id, p, func() { c.setPerson(id, old) })
@@ -444,7 +465,9 @@ func (c *Catalog) setPerson(id string, p *Person) {
 	switch {
 	case p == nil:
 		c.peopleByID.remove(idTag(id), h)
+		n := c.people.recs[h].end
 		c.people.release(h)
+		c.dropText(int(n))
 		return
 	case h == none:
 		h = c.people.alloc()
@@ -452,10 +475,19 @@ func (c *Catalog) setPerson(id string, p *Person) {
 		c.peopleByID.insert(idTag(p.ID), h, struct{}{})
 	}
 	r := &c.people.recs[h]
-	r.s = p.ID + p.Email + p.Name
-	r.emailAt, r.nameAt = uint16(len(p.ID)), uint16(len(p.ID)+len(p.Email))
+	// A put that keeps the email and name (a new reroll or manager flag,
+	// a snapshot's unchanged person) keeps their bytes.
+	same := old != nil && old.Email == p.Email && old.Name == p.Name
+	if !same {
+		r.at = c.text.add(p.ID, p.Email, p.Name)
+		r.emailAt, r.nameAt = uint16(len(p.ID)), uint16(len(p.ID)+len(p.Email))
+		r.end = r.nameAt + uint16(len(p.Name))
+	}
 	r.reroll, r.manager, r.live = p.Reroll, p.Manager, true
 	c.emails.insert(idTag(NormalizeEmail(p.Email)), h, struct{}{})
+	if old != nil && !same {
+		c.dropText(len(old.ID) + len(old.Email) + len(old.Name))
+	}
 }
 
 func (c *Catalog) setGrant(id string, g *Grant) {
@@ -473,20 +505,26 @@ func (c *Catalog) setGrant(id string, g *Grant) {
 	}
 	if g == nil {
 		c.grantsByID.remove(idTag(id), h)
+		n := c.grants.recs[h].idLen
 		c.grants.release(h)
+		c.dropText(int(n))
 		return
 	}
 	c.touchCodes(g.PersonID)
+	var at uint32
 	if h == none {
 		h = c.grants.alloc()
 		c.grantsByID.insert(idTag(g.ID), h, struct{}{})
+		at = c.text.add(g.ID, "", "")
+	} else {
+		at = c.grants.recs[h].at // the same id: its bytes stay
 	}
-	r := grantRec{id: g.ID, person: c.personH(g.PersonID), key: c.keys[g.KeyID].h, next: none,
+	r := grantRec{at: at, idLen: uint8(len(g.ID)), person: c.personH(g.PersonID), key: c.keys[g.KeyID].h, next: none,
 		prevByKey: none, nextByKey: none, resident: g.Resident, doorcode: g.Method == MethodDoorcode, live: true}
 	if g.MayShare {
 		r.flags |= grantMayShare
 	}
-	c.setGrantTimes(&r, g.StartsAt, g.Expires)
+	c.setGrantTimes(g.ID, &r, g.StartsAt, g.Expires)
 	c.grants.recs[h] = r
 	c.linkGrant(r.person, h)
 	c.linkGrantByKey(h)

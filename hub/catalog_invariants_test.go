@@ -24,20 +24,20 @@ func checkCatalog(c *Catalog) error {
 			continue
 		}
 		people++
-		if got := c.personH(p.id()); got != int32(h) {
-			return fmt.Errorf("person %q at %d found at %d", p.id(), h, got)
+		if got := c.personH(c.personID(int32(h))); got != int32(h) {
+			return fmt.Errorf("person %q at %d found at %d", c.personID(int32(h)), h, got)
 		}
-		if got := c.personByEmailH(p.email()); got != int32(h) {
-			return fmt.Errorf("person %q by email found at %d", p.id(), got)
+		if got := c.personByEmailH(c.personEmail(int32(h))); got != int32(h) {
+			return fmt.Errorf("person %q by email found at %d", c.personID(int32(h)), got)
 		}
 		for g := p.grants; g != none; g = c.grants.recs[g].next {
 			if r := &c.grants.recs[g]; !r.live || r.person != int32(h) {
-				return fmt.Errorf("person %q lists grant %d (live %v, person %d)", p.id(), g, r.live, r.person)
+				return fmt.Errorf("person %q lists grant %d (live %v, person %d)", c.personID(int32(h)), g, r.live, r.person)
 			}
 		}
 		for k := p.cards; k != none; k = c.cards.recs[k].next {
 			if r := &c.cards.recs[k]; !r.live || r.owner != int32(h) {
-				return fmt.Errorf("person %q lists keycard %d (live %v, owner %d)", p.id(), k, r.live, r.owner)
+				return fmt.Errorf("person %q lists keycard %d (live %v, owner %d)", c.personID(int32(h)), k, r.live, r.owner)
 			}
 		}
 	}
@@ -57,17 +57,17 @@ func checkCatalog(c *Catalog) error {
 			continue
 		}
 		grants++
-		if got := c.grantH(g.id); got != int32(h) {
-			return fmt.Errorf("grant %q at %d found at %d", g.id, h, got)
+		if got := c.grantH(c.grantIDOf(g)); got != int32(h) {
+			return fmt.Errorf("grant %q at %d found at %d", c.grantIDOf(g), h, got)
 		}
 		if !c.people.recs[g.person].live || c.keyByH[g.key] == nil {
-			return fmt.Errorf("grant %q refers to a dead person or key", g.id)
+			return fmt.Errorf("grant %q refers to a dead person or key", c.grantIDOf(g))
 		}
 		if n := listed(c.people.recs[g.person].grants, func(x int32) int32 { return c.grants.recs[x].next }, int32(h)); n != 1 {
-			return fmt.Errorf("grant %q listed %d times by its person", g.id, n)
+			return fmt.Errorf("grant %q listed %d times by its person", c.grantIDOf(g), n)
 		}
 		if n := listed(c.keyByH[g.key].grants, func(x int32) int32 { return c.grants.recs[x].nextByKey }, int32(h)); n != 1 {
-			return fmt.Errorf("grant %q listed %d times by its key", g.id, n)
+			return fmt.Errorf("grant %q listed %d times by its key", c.grantIDOf(g), n)
 		}
 	}
 	byKey := 0

@@ -50,6 +50,9 @@ func TestCatalogReserve(t *testing.T) {
 			t.Errorf("table %d: room for %d after Trim, %d records", i, c, l)
 		}
 	}
+	if ch := plain.text.chunks[len(plain.text.chunks)-1]; cap(ch) != len(ch) {
+		t.Errorf("text: room for %d bytes after Trim, %d written", cap(ch), len(ch))
+	}
 	var a, b []Op
 	_ = plain.Records(func(o Op) error { a = append(a, o); return nil })
 	_ = sized.Records(func(o Op) error { b = append(b, o); return nil })

@@ -1,6 +1,9 @@
 package hub
 
 import (
+	"fmt"
+	"maps"
+	"math/rand"
 	"strings"
 	"testing"
 	"time"
@@ -145,3 +148,234 @@ type catalogView struct{ c *Catalog }
 
 func (v catalogView) View(fn func(c *Catalog))               { fn(v.c) }
 func (v catalogView) RecordFirstUse(string, time.Time) error { return nil }
+
+func TestPersonRecordSize(t *testing.T) {
+	if n := unsafe.Sizeof(personRec{}); n > 24 {
+		t.Errorf("personRec is %d bytes, want at most 24", n)
+	}
+}
+
+// textGeneration identifies the text arena's current chunks: it changes
+// when the arena is compacted.
+func textGeneration(c *Catalog) *byte {
+	if len(c.text.chunks) == 0 {
+		return nil
+	}
+	return unsafe.SliceData(c.text.chunks[0])
+}
+
+// TestTextArenaUnderRandomBatches renames, deletes and puts back people
+// and grants with long strings, in batches of which a third fail, until
+// the text arena has been compacted many times, also in the middle of
+// batches that then roll back. After every batch each getter must give
+// what a plain model of the set says, a failed batch must leave the set
+// as it was, and every string handed out before must read as it did.
+func TestTextArenaUnderRandomBatches(t *testing.T) {
+	rng := rand.New(rand.NewSource(7))
+	c := slimSite(t)
+	if _, err := c.Apply("s", []Op{{Type: OpDeletePerson, ID: "p1"}, {Type: OpDeletePerson, ID: "p2"}}); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	long := func(prefix string, n int) string { return prefix + strings.Repeat("x", rng.Intn(n)) }
+	type grant struct{ person string }
+	people := map[string]Person{} // the model
+	grants := map[string]grant{}
+	personIDs := make([]string, 24)
+	for i := range personIDs {
+		personIDs[i] = long(fmt.Sprintf("p%d-", i), 50)
+	}
+	grantIDs := make([]string, 40)
+	for i := range grantIDs {
+		grantIDs[i] = long(fmt.Sprintf("g%d-", i), 50)
+	}
+	// handed holds strings the getters gave, with copies of what they read.
+	type handed struct{ s, want string }
+	var held []handed
+	hold := func(ss ...string) {
+		for _, s := range ss {
+			if len(held) < 5000 {
+				held = append(held, handed{s, strings.Clone(s)})
+			} else {
+				held[rng.Intn(len(held))] = handed{s, strings.Clone(s)}
+			}
+		}
+	}
+	compactions, inFailed, failed := 0, 0, 0
+	for step := 0; compactions < 40 || inFailed < 5; step++ {
+		if step > 20000 {
+			t.Fatalf("%d compactions (%d in failed batches) after %d batches", compactions, inFailed, step)
+		}
+		ps, gs := maps.Clone(people), maps.Clone(grants)
+		ok := true
+		ops := make([]Op, 1+rng.Intn(5))
+		for i := range ops {
+			switch n := rng.Intn(40); {
+			case n < 20:
+				p := Person{ID: personIDs[rng.Intn(len(personIDs))], Email: fmt.Sprintf("e%d@x.org", rng.Intn(200)),
+					Name: long("n", MaxNameLength), Reroll: uint32(rng.Intn(3))}
+				for id, o := range ps {
+					ok = ok && !(id != p.ID && o.Email == p.Email)
+				}
+				ps[p.ID] = p
+				ops[i] = Op{Type: OpPutPerson, Person: &p}
+			case n < 22:
+				id := personIDs[rng.Intn(len(personIDs))]
+				_, present := ps[id]
+				ok = ok && present
+				delete(ps, id)
+				for g, v := range gs {
+					if v.person == id {
+						delete(gs, g)
+					}
+				}
+				ops[i] = Op{Type: OpDeletePerson, ID: id}
+			case n < 34:
+				g := Grant{ID: grantIDs[rng.Intn(len(grantIDs))], PersonID: personIDs[rng.Intn(len(personIDs))], KeyID: "k",
+					StartsAt: start, Method: MethodApp}
+				_, present := ps[g.PersonID]
+				ok = ok && present
+				gs[g.ID] = grant{g.PersonID}
+				ops[i] = Op{Type: OpPutGrant, Grant: &g}
+			case n < 39:
+				id := grantIDs[rng.Intn(len(grantIDs))]
+				_, present := gs[id]
+				ok = ok && present
+				delete(gs, id)
+				ops[i] = Op{Type: OpDeleteGrant, ID: id}
+			default:
+				ok = false
+				ops[i] = Op{Type: OpDeleteKeycard, ID: "00000000"}
+			}
+		}
+		before, gen := recordsJSON(t, c), textGeneration(c)
+		_, err := c.Apply("s", ops)
+		if (err == nil) != ok {
+			t.Fatalf("step %d: Apply: %v, the model says it applies: %v", step, err, ok)
+		}
+		if textGeneration(c) != gen {
+			compactions++
+		}
+		if err != nil {
+			failed++
+			if textGeneration(c) != gen {
+				inFailed++
+			}
+			if after := recordsJSON(t, c); after != before {
+				t.Fatalf("step %d: a failed batch changed the set:\n%s\nwant\n%s", step, after, before)
+			}
+		} else {
+			people, grants = ps, gs
+		}
+		if err := checkCatalog(c); err != nil {
+			t.Fatalf("step %d: %v", step, err)
+		}
+		if cs := c.Counts(); cs.People != len(people) || cs.Grants != len(grants) {
+			t.Fatalf("step %d: %d people, %d grants; the model has %d, %d", step, cs.People, cs.Grants, len(people), len(grants))
+		}
+		for id, want := range people {
+			got := c.Person(id)
+			if got == nil || *got != want {
+				t.Fatalf("step %d: person %q is %+v, want %+v", step, id, got, want)
+			}
+			if byEmail := c.PersonByEmail(strings.ToUpper(want.Email)); byEmail == nil || byEmail.ID != id {
+				t.Fatalf("step %d: by email %q: %+v", step, want.Email, byEmail)
+			}
+			hold(got.ID, got.Email, got.Name)
+		}
+		for id, want := range grants {
+			got := c.Grant(id)
+			if got == nil || got.ID != id || got.PersonID != want.person {
+				t.Fatalf("step %d: grant %q is %+v, want person %q", step, id, got, want.person)
+			}
+			hold(got.ID, got.PersonID)
+		}
+		for _, h := range held {
+			if h.s != h.want {
+				t.Fatalf("step %d: a string handed out reads %q, was %q", step, h.s, h.want)
+			}
+		}
+	}
+	if c.text.garbage*4 > c.text.size && c.text.garbage >= textCompactMin {
+		t.Errorf("garbage %d of %d bytes left uncompacted", c.text.garbage, c.text.size)
+	}
+	t.Logf("%d compactions, %d of them in the %d failed batches", compactions, inFailed, failed)
+}
+
+// TestTextCompaction: renames and deletes compact the text arena; the
+// getters then read the new chunks, and strings handed out before still
+// read the old ones, unchanged. A failed batch that renamed and deleted
+// (and compacted on the way) gives the strings back.
+func TestTextCompaction(t *testing.T) {
+	c := slimSite(t)
+	name := func(i, round int) string {
+		return fmt.Sprintf("person %d, round %d, %s", i, round, strings.Repeat("-", 80))
+	}
+	rename := func(round int) []Op {
+		var ops []Op
+		for i := range 100 {
+			ops = append(ops, Op{Type: OpPutPerson, Person: &Person{ID: fmt.Sprintf("q%d", i), Email: fmt.Sprintf("q%d-%d@x.org", i, round), Name: name(i, round)}},
+				Op{Type: OpPutGrant, Grant: &Grant{ID: fmt.Sprintf("grant-of-q%d", i), PersonID: fmt.Sprintf("q%d", i), KeyID: "k", StartsAt: time.Unix(0, 0).UTC(), Method: MethodApp}})
+		}
+		return ops
+	}
+	if _, err := c.Apply("s", rename(0)); err != nil {
+		t.Fatal(err)
+	}
+	before := c.Person("q7")
+	grant := c.Grant("grant-of-q7")
+	gen := textGeneration(c)
+	round := 1
+	for ; textGeneration(c) == gen; round++ {
+		if round > 100 {
+			t.Fatal("100 renames of everyone did not compact the text arena")
+		}
+		if _, err := c.Apply("s", rename(round)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	last := round - 1
+	if before.Name != name(7, 0) || before.Email != "q7-0@x.org" || before.ID != "q7" || grant.ID != "grant-of-q7" || grant.PersonID != "q7" {
+		t.Fatalf("strings handed out changed: %+v, %+v", before, grant)
+	}
+	for i := range 100 {
+		p := c.Person(fmt.Sprintf("q%d", i))
+		if p.Name != name(i, last) || p.Email != fmt.Sprintf("q%d-%d@x.org", i, last) {
+			t.Fatalf("after compaction: %+v", p)
+		}
+		if g := c.Grant(fmt.Sprintf("grant-of-q%d", i)); g.PersonID != p.ID {
+			t.Fatalf("after compaction: %+v", g)
+		}
+	}
+	if err := checkCatalog(c); err != nil {
+		t.Fatal(err)
+	}
+
+	// A batch that renames everyone enough times to compact, deletes
+	// half, then fails.
+	want := recordsJSON(t, c)
+	gen = textGeneration(c)
+	var ops []Op
+	for r := 1; r <= round; r++ {
+		ops = append(ops, rename(last+r)...)
+	}
+	for i := 0; i < 100; i += 2 {
+		ops = append(ops, Op{Type: OpDeletePerson, ID: fmt.Sprintf("q%d", i)})
+	}
+	ops = append(ops, Op{Type: OpDeleteGrant, ID: "no such grant"})
+	if _, err := c.Apply("s", ops); err == nil {
+		t.Fatal("the failing batch applied")
+	}
+	if textGeneration(c) == gen {
+		t.Fatal("the failed batch did not compact the arena")
+	}
+	if got := recordsJSON(t, c); got != want {
+		t.Fatalf("rollback left\n%s\nwant\n%s", got, want)
+	}
+	if p := c.PersonByEmail(fmt.Sprintf("q8-%d@x.org", last)); p == nil || p.Name != name(8, last) {
+		t.Fatalf("after rollback: %+v", p)
+	}
+	if err := checkCatalog(c); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -63,7 +63,7 @@ func unpackTime(ns int64, local bool) time.Time {
 }
 
 // setGrantTimes sets a new grant record's times, before it is stored.
-func (c *Catalog) setGrantTimes(r *grantRec, start time.Time, expires *time.Time) {
+func (c *Catalog) setGrantTimes(id string, r *grantRec, start time.Time, expires *time.Time) {
 	ns, local, ok := packTime(start)
 	r.start = ns
 	if local {
@@ -84,14 +84,14 @@ func (c *Catalog) setGrantTimes(r *grantRec, start time.Time, expires *time.Time
 		if c.exactTimes == nil {
 			c.exactTimes = map[string]grantTimes{}
 		}
-		c.exactTimes[r.id] = exact
+		c.exactTimes[id] = exact
 	}
 }
 
 // grantStart is a grant's start as it was put.
 func (c *Catalog) grantStart(g *grantRec) time.Time {
 	if g.flags&grantExact != 0 {
-		return c.exactTimes[g.id].start
+		return c.exactTimes[c.grantIDOf(g)].start
 	}
 	return unpackTime(g.start, g.flags&grantStartLocal != 0)
 }
@@ -102,7 +102,7 @@ func (c *Catalog) grantExpiry(g *grantRec) (time.Time, bool) {
 	case g.flags&grantHasExpires == 0:
 		return time.Time{}, false
 	case g.flags&grantExact != 0:
-		return c.exactTimes[g.id].expires, true
+		return c.exactTimes[c.grantIDOf(g)].expires, true
 	}
 	return unpackTime(g.expires, g.flags&grantExpiresLocal != 0), true
 }
@@ -110,7 +110,7 @@ func (c *Catalog) grantExpiry(g *grantRec) (time.Time, bool) {
 // grantWindow is a grant's window in a door list: windowOf its times.
 func (c *Catalog) grantWindow(g *grantRec) ListWindow {
 	if g.flags&grantExact != 0 {
-		t := c.exactTimes[g.id]
+		t := c.exactTimes[c.grantIDOf(g)]
 		var e *time.Time
 		if g.hasExpires() {
 			e = &t.expires

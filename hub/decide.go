@@ -462,7 +462,7 @@ func (ev *evaluator) mobile(d *Decision, p Presentation) {
 
 func (ev *evaluator) resolve(d *Decision, p int32) {
 	ev.subject = p
-	d.Subject, d.PersonID = SubjectPerson, ev.c.people.recs[p].id()
+	d.Subject, d.PersonID = SubjectPerson, ev.c.personID(p)
 }
 
 // window checks [start, expires) at now; on an untrusted clock an expiry
@@ -534,7 +534,7 @@ func (ev *evaluator) personFrom(d *Decision, p, first int32, kind CredentialKind
 			// private at their own door.
 			if allow == none {
 				allow = h
-			} else if a := &c.grants.recs[allow]; (g.resident && !a.resident) || (g.resident == a.resident && g.id < a.id) {
+			} else if a := &c.grants.recs[allow]; (g.resident && !a.resident) || (g.resident == a.resident && c.grantIDOf(g) < c.grantIDOf(a)) {
 				allow = h
 			}
 			continue
@@ -543,11 +543,11 @@ func (ev *evaluator) personFrom(d *Decision, p, first int32, kind CredentialKind
 	}
 	if allow != none {
 		a := &c.grants.recs[allow]
-		d.Reason, d.GrantID, d.Resident = AllowedByGrant, a.id, a.resident
+		d.Reason, d.GrantID, d.Resident = AllowedByGrant, c.grantIDOf(a), a.resident
 		return
 	}
 	var allowGuest *GuestGrant
-	for _, id := range c.guestsByGuest[c.people.recs[p].id()] {
+	for _, id := range c.guestsByGuest[c.personID(p)] {
 		gg := c.guestGrants[id]
 		k := c.keys[gg.KeyID]
 		if !k.opens(ev.door.h) {

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"hash"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 )
@@ -119,18 +120,21 @@ func newHolderSet(c *Catalog, doorID, date string) *holderSet {
 		if !g.live || !g.doorcode {
 			continue
 		}
-		p := &c.people.recs[g.person]
-		if _, done := hs.codeOf[p.id()]; done {
+		id := c.personID(g.person)
+		if _, done := hs.codeOf[id]; done {
 			continue
 		}
 		if k := c.keyByH[g.key]; k.DoorcodesAllowed && k.opens(dh) && c.grantOverlaps(g, dayStart, dayEnd) {
-			hs.add(p.id(), d.code(doorID, p.id(), date, p.reroll, site.DoorcodeLength))
+			hs.add(id, d.code(doorID, id, date, c.people.recs[g.person].reroll, site.DoorcodeLength))
 		}
 	}
 	return hs
 }
 
 func (hs *holderSet) add(personID, code string) {
+	// The set outlives the catalog's text arena (a compaction, a new
+	// set): a copy keeps a few bytes alive rather than a chunk.
+	personID = strings.Clone(personID)
 	ids := hs.byCode[code]
 	i := sort.SearchStrings(ids, personID)
 	ids = append(ids, "")

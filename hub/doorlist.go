@@ -348,9 +348,9 @@ func DoorListOf(c *Catalog, doorID string, now time.Time) (*DoorList, error) {
 				w = slices.Clone(ws)
 			}
 			id := c.cardBytes(k)
-			all = append(all, ListEntry{Kind: EntryKeycard, ID: id, Windows: w, Priority: prio, PersonID: p.id()})
+			all = append(all, ListEntry{Kind: EntryKeycard, ID: id, Windows: w, Priority: prio, PersonID: c.personID(n)})
 		}
-		for i, devID := range c.devicesByOwner[p.id()] {
+		for i, devID := range c.devicesByOwner[c.personID(n)] {
 			var w []ListWindow
 			if i == 0 {
 				ws, prio, ends = admitWindows(c, n, doorID, CredMobile, nowSec)
@@ -498,7 +498,7 @@ func admitWindows(c *Catalog, n int32, doorID string, kind CredentialKind, nowSe
 		}
 		ws = append(ws, c.grantWindow(g))
 	}
-	for _, id := range c.guestsByGuest[c.people.recs[n].id()] {
+	for _, id := range c.guestsByGuest[c.personID(n)] {
 		gg := c.guestGrants[id]
 		k := c.keys[gg.KeyID]
 		if !k.opens(dh) || !k.MayShareAllowed {

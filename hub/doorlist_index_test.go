@@ -38,7 +38,7 @@ func doorListNaive(c *Catalog, doorID string, now time.Time) (*DoorList, error) 
 		}
 		next = min(next, ends)
 		id := c.cardBytes(int32(h))
-		all = append(all, ListEntry{Kind: EntryKeycard, ID: id, Windows: ws, Priority: prio, PersonID: c.people.recs[k.owner].id()})
+		all = append(all, ListEntry{Kind: EntryKeycard, ID: id, Windows: ws, Priority: prio, PersonID: c.personID(k.owner)})
 	}
 	for _, devID := range mapKeys(c.devices) {
 		dev := c.devices[devID]
