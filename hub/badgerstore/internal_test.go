@@ -240,6 +240,8 @@ func TestOptionsValidate(t *testing.T) {
 		"ValueThreshold":   func(o *Options) { o.ValueThreshold = o.MemTableSize },
 		"GCDiscardRatio":   func(o *Options) { o.GCDiscardRatio = 1 },
 		"MemTableSize":     func(o *Options) { o.MemTableSize = 1000 },
+		"BaseLevelSize":    func(o *Options) { o.BaseLevelSize = o.BaseTableSize - 1 },
+		"BaseTableSize":    func(o *Options) { o.BaseTableSize = 1 << 10 },
 	} {
 		o := DefaultOptions()
 		mod(&o)

@@ -31,6 +31,12 @@ type Options struct {
 	// tables in memory, up to 8 and more at once, each holding its blocks
 	// uncompressed and compressed: this bounds what compactions allocate.
 	BaseTableSize int64
+	// BaseLevelSize is how much level 1 holds before it is compacted
+	// down (each level below holds ten times more). Small tables in a
+	// small level 1 made a bulk write compact over and over: with 64 KiB
+	// tables and a 640 KiB level 1, a fresh hub's 100,000-credential
+	// snapshot took 3.7 s over MQTT instead of 2.2 s; with 8 MiB, 2.3 s.
+	BaseLevelSize int64
 	// NumMemtables is how many memtables may exist at once (the mutable
 	// one and those waiting to be flushed) before writes stall.
 	NumMemtables int
@@ -134,6 +140,7 @@ func DefaultOptions() Options {
 		// (ReleaseBuffers).
 		MemTableSize:     512 << 10,
 		BaseTableSize:    64 << 10,
+		BaseLevelSize:    8 << 20,
 		NumMemtables:     2,
 		BlockCacheSize:   1 << 20,
 		IndexCacheSize:   4 << 20,
@@ -176,6 +183,8 @@ func (o Options) Validate() error {
 		return fmt.Errorf("badgerstore: options: MemTableSize %d: at least 256 KiB", o.MemTableSize)
 	case o.BaseTableSize < 64<<10:
 		return fmt.Errorf("badgerstore: options: BaseTableSize %d: at least 64 KiB", o.BaseTableSize)
+	case o.BaseLevelSize < o.BaseTableSize:
+		return fmt.Errorf("badgerstore: options: BaseLevelSize %d: at least BaseTableSize (%d)", o.BaseLevelSize, o.BaseTableSize)
 	case o.NumMemtables < 1:
 		return fmt.Errorf("badgerstore: options: NumMemtables %d: at least 1", o.NumMemtables)
 	case o.BlockCacheSize < 0 || o.Compression != options.None && o.BlockCacheSize == 0:
@@ -210,8 +219,7 @@ func (o Options) badger(dir string, log *slog.Logger) badger.Options {
 	bo.MemTableSize = o.MemTableSize
 	bo.NumMemtables = o.NumMemtables
 	bo.BaseTableSize = o.BaseTableSize
-	// Level 1 holds ten tables before it is compacted down.
-	bo.BaseLevelSize = 10 * o.BaseTableSize
+	bo.BaseLevelSize = o.BaseLevelSize
 	// Tables stay BaseTableSize at every level (Badger's default doubles
 	// them per level): a compaction builds its output tables whole in
 	// memory, and deeper levels' 512 KiB–1 MiB tables grew its builders'
