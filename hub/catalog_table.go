@@ -20,10 +20,13 @@ type handleIndex[P any] struct {
 	n     int
 }
 
+// The payload comes first: a zero-size field last in a struct is padded
+// (so that its address stays inside the struct), which made a slot without
+// payload 12 bytes instead of 8.
 type indexSlot[P any] struct {
+	p   P
 	tag uint32 // the low 32 bits of the id's hash
 	ref int32  // handle + 1; 0: the slot is empty
-	p   P
 }
 
 // idIndex is an index without payload.

@@ -3,6 +3,7 @@ package hub
 import (
 	"math/rand"
 	"testing"
+	"unsafe"
 )
 
 // TestHandleIndexAgainstMap plays random inserts and removes against a Go
@@ -78,5 +79,15 @@ func TestCardIs(t *testing.T) {
 	}
 	if got := c.cardID(long); got != longID {
 		t.Errorf("cardID() = %q", got)
+	}
+}
+
+// TestIndexSlotSize: a slot is a tag and a handle, and its payload.
+func TestIndexSlotSize(t *testing.T) {
+	if n := unsafe.Sizeof(indexSlot[struct{}]{}); n != 8 {
+		t.Errorf("a slot without payload is %d bytes, want 8", n)
+	}
+	if n := unsafe.Sizeof(indexSlot[cardHint]{}); n != 16 {
+		t.Errorf("a keycard slot is %d bytes, want 16", n)
 	}
 }
