@@ -20,10 +20,12 @@ import (
 // on doorhubd as installed: it runs on the benchmark site connected to
 // a test cloud in this process (embedded broker, signing cloud), and
 // once its 100,000 buffered events drained to the cloud, the cloud sends
-// it two snapshots: a typical resync (every 100th person renamed and
+// it three snapshots: a typical resync (every 100th person renamed and
 // their keycard deactivated: 0.67 % of the records, applied as a diff)
 // and a wholly different set (every person, grant and keycard replaced:
-// a new generation loaded beside the old one). For each it reports the
+// a new generation loaded beside the old one), with the largest diff
+// between them (every 10th person renamed and their keycard deactivated:
+// 20,000 records, SnapshotDiffMax). For each it reports the
 // daemon's peak resident memory while applying it (VmHWM, reset before
 // each through /proc/PID/clear_refs; the highest sample when that is
 // refused) and the seconds until the daemon's store held it; then the
@@ -46,7 +48,13 @@ func BenchmarkDaemonSnapshotMemory(b *testing.B) {
 		b.ReportMetric(mb(peak), "resync-peak-rss-MB")
 		b.ReportMetric(took.Seconds(), "resync-s")
 
-		peak, took = d.applySnapshot(ch, 3, memorySiteOps("x", 0))
+		// The largest diff: every 10th person renamed and their card
+		// deactivated, 20,000 records (Options.SnapshotDiffMax).
+		peak, took = d.applySnapshot(ch, 3, memorySiteOps("", 10))
+		b.ReportMetric(mb(peak), "bigdiff-peak-rss-MB")
+		b.ReportMetric(took.Seconds(), "bigdiff-s")
+
+		peak, took = d.applySnapshot(ch, 4, memorySiteOps("x", 0))
 		b.ReportMetric(mb(peak), "different-peak-rss-MB")
 		b.ReportMetric(took.Seconds(), "different-s")
 
