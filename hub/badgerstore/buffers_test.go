@@ -1,9 +1,15 @@
 package badgerstore
 
 import (
+	"context"
+	"runtime"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/doorhub/doorhub/hub/storetest"
 )
 
 // TestAllocPoolFound: the store reaches Badger's table buffer pool. A
@@ -39,4 +45,55 @@ func TestReleaseBuffers(t *testing.T) {
 	defer func() { require.NoError(t, st.Close()) }()
 	require.Equal(t, uint64(2), st.Version())
 	require.Equal(t, 20_000, st.currentRecords()/3)
+}
+
+// tidyLoops counts the goroutines running Store.tidy.
+func tidyLoops() int {
+	buf := make([]byte, 1<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	return strings.Count(string(buf), "badgerstore.(*Store).tidy(")
+}
+
+// waitTidyLoops waits up to 2 s for n tidy loops.
+func waitTidyLoops(t *testing.T, n int) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Second)
+	for tidyLoops() != n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d tidy loops running, want %d", tidyLoops(), n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestTidyWhileGenerationIsWritten: a snapshot written as a new
+// generation has a loop giving back table pages and pooled buffers until
+// it is committed, aborted or the store closes; a diff has none.
+func TestTidyWhileGenerationIsWritten(t *testing.T) {
+	dir := t.TempDir()
+	st := openTest(t, dir)
+	waitTidyLoops(t, 0)
+	require.NoError(t, synth{n: 1000}.writeSnapshot(st, 1)) // committed: its loop ended
+	waitTidyLoops(t, 0)
+
+	w, err := st.BeginSnapshot(context.Background(), storetest.SiteID, 2) // a diff
+	require.NoError(t, err)
+	require.NoError(t, synth{n: 1000, changeEvery: 10}.chunks(500, w.Add))
+	waitTidyLoops(t, 0)
+	require.NoError(t, w.Commit())
+
+	st.opts.SnapshotDiffMax = -1
+	w, err = st.BeginSnapshot(context.Background(), storetest.SiteID, 3)
+	require.NoError(t, err)
+	waitTidyLoops(t, 1)
+	require.NoError(t, synth{n: 1000, other: true}.chunks(500, w.Add))
+	w.Abort()
+	waitTidyLoops(t, 0)
+
+	w, err = st.BeginSnapshot(context.Background(), storetest.SiteID, 3)
+	require.NoError(t, err)
+	waitTidyLoops(t, 1)
+	require.NoError(t, st.Close()) // the loop sees the store closed
+	waitTidyLoops(t, 0)
+	w.Abort()
 }
