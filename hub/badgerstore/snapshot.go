@@ -79,8 +79,6 @@ type snapshot struct {
 	written int // records written since the table pages were last released
 	// heapBefore is the live Go heap when the snapshot began.
 	heapBefore uint64
-	// tidyStop ends the tidy loop of a generation's write (tidy).
-	tidyStop chan struct{}
 	err        error
 	done       bool
 }
@@ -93,8 +91,6 @@ func (w *snapshot) startGeneration() {
 	} else {
 		w.check = hub.NewSnapshotCheck(w.site)
 	}
-	w.tidyStop = make(chan struct{})
-	go w.s.tidy(w.tidyStop)
 	w.wb = w.s.db.NewWriteBatch()
 	// Two transactions in flight bound the memory a snapshot holds in
 	// Badger to twice 15% of a memtable.
@@ -200,35 +196,6 @@ func (w *snapshot) addGeneration(ops []hub.Op) error {
 		drainAllocPool(w.s.allocPool)
 	}
 	return nil
-}
-
-// tidyEvery is how often, while a new generation is written and until
-// it is committed or aborted, the store gives back the table pages and
-// pooled buffers Badger's flushes and compactions leave: Badger writes
-// each new table through a mapping, so its pages stay resident. Every 16
-// chunks was not enough: a trace of the wholly different 100,000
-// credential snapshot in the daemon caught 26 MB of table pages at its
-// peak (95 MiB), its Go memory at 67.
-const tidyEvery = 500 * time.Millisecond
-
-// tidy gives back table pages and pooled buffers every tidyEvery until
-// stop is closed or the store closes.
-func (s *Store) tidy(stop <-chan struct{}) {
-	t := time.NewTicker(tidyEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-stop:
-			return
-		case <-t.C:
-		}
-		if !s.enter() {
-			return
-		}
-		_, _ = s.ReleaseTablePages()
-		drainAllocPool(s.allocPool)
-		s.leave()
-	}
 }
 
 // releaseEvery: a new generation's write gives back the table pages
@@ -488,10 +455,6 @@ func (w *snapshot) abort() {
 }
 
 func (w *snapshot) finish() {
-	if w.tidyStop != nil {
-		close(w.tidyStop)
-		w.tidyStop = nil
-	}
 	w.done = true
 	w.check, w.cat = nil, nil
 	w.diff = nil

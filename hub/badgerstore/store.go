@@ -113,9 +113,10 @@ func Open(dir string, opts Options) (*Store, error) {
 		return nil, err
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
-	s.wg.Add(2)
+	s.wg.Add(3)
 	go s.reaper.run(s.ctx, &s.wg)
 	go s.gcLoop(s.ctx)
+	go s.tidyLoop(s.ctx)
 	return s, nil
 }
 
