@@ -1,7 +1,9 @@
 package main
 
 import (
+	"math"
 	"runtime"
+	"runtime/debug"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -35,15 +37,17 @@ var sink [][]byte
 
 // TestSettleReturnsMemory: after a burst of 64 MB of garbage, settle
 // collects and returns it, and right after it has little left to give.
+// No collection may run during the burst (it would see the burst live,
+// and the runtime's scavenger could return it before settle does), so
+// the collector is off until settle's own.
 func TestSettleReturnsMemory(t *testing.T) {
 	runtime.GC()
+	defer debug.SetGCPercent(debug.SetGCPercent(-1))
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(math.MaxInt64))
 	for range 64 {
 		sink = append(sink, make([]byte, 1<<20))
 	}
 	sink = nil
-	// A collection that ran during the burst saw it all live; one now
-	// makes the burst free pages, not returned yet, whatever ran before.
-	runtime.GC()
 	before := readHeapUse()
 	require.True(t, settleDue(before), "a 64 MB burst leaves the heap holding more than its live data: %+v", before)
 	done, _, after := settle()
