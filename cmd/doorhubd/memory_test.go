@@ -155,10 +155,9 @@ func (d *memDaemon) stop() {
 	}
 }
 
-// heapInUse reads the Go heap in use from the daemon's metrics: the live
-// heap, give or take what it allocated since it last settled (settle.go).
-func (d *memDaemon) heapInUse() int64 {
-	req, err := http.NewRequest("GET", "http://"+d.statusAddr+"/metrics", nil)
+// get reads path from the daemon's status endpoint, with its token.
+func (d *memDaemon) get(path string) []byte {
+	req, err := http.NewRequest("GET", "http://"+d.statusAddr+path, nil)
 	if err != nil {
 		d.b.Fatal(err)
 	}
@@ -167,11 +166,18 @@ func (d *memDaemon) heapInUse() int64 {
 	if err != nil {
 		d.b.Fatal(err)
 	}
-	text, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
 	if err != nil {
 		d.b.Fatal(err)
 	}
+	return body
+}
+
+// heapInUse reads the Go heap in use from the daemon's metrics: the live
+// heap, give or take what it allocated since it last settled (settle.go).
+func (d *memDaemon) heapInUse() int64 {
+	text := d.get("/metrics")
 	for _, line := range strings.Split(string(text), "\n") {
 		if v, ok := strings.CutPrefix(line, "go_memstats_heap_alloc_bytes "); ok {
 			f, _ := strconv.ParseFloat(strings.TrimSpace(v), 64)

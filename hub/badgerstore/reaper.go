@@ -31,6 +31,11 @@ type reaper struct {
 	release func()
 }
 
+// releaseEvery: the reaper gives back the table pages its scans read
+// every this many keys removed (reads change no table, so the store's
+// tidy loop does not see them).
+const releaseEvery = 16 * loadChunk
+
 func newReaper(db *badger.DB, log *slog.Logger) *reaper {
 	r := &reaper{db: db, log: log, wake: make(chan struct{}, 1)}
 	r.idle = sync.NewCond(&r.mu)

@@ -76,7 +76,6 @@ type snapshot struct {
 	cat     *hub.Catalog
 	wb      *badger.WriteBatch
 	records int
-	written int // records written since the table pages were last released
 	// heapBefore is the live Go heap when the snapshot began.
 	heapBefore uint64
 	err        error
@@ -185,22 +184,11 @@ func (w *snapshot) addGeneration(ops []hub.Op) error {
 			return fmt.Errorf("badgerstore: writing snapshot %d: %w", w.version, err)
 		}
 	}
-	// Badger's compactions of the write read tables through their
-	// mappings, old generation and new, leaving their pages resident:
-	// give them back as the write goes (ReleaseTablePages).
-	// The same for the table buffers Badger pooled meanwhile: the
-	// tables being built keep theirs.
-	if w.written += len(ops); w.written >= releaseEvery {
-		w.written = 0
-		_, _ = w.s.ReleaseTablePages()
-		drainAllocPool(w.s.allocPool)
-	}
+	// The table pages and pooled buffers the write's flushes and
+	// compactions leave are given back by the store's tidy loop
+	// (buffers.go) as Badger's tables change.
 	return nil
 }
-
-// releaseEvery: a new generation's write gives back the table pages
-// Badger's compactions read every this many records.
-const releaseEvery = 16 * loadChunk
 
 // Add implements hub.SnapshotWriter: the ops are compared with the
 // current set (a diff snapshot), or checked and written into the new

@@ -599,6 +599,10 @@ func (s *Store) persistJournaled(changes []hub.Change, version uint64) (committe
 	if err := s.replayJournal(s.gen, journal); err != nil {
 		return true, fmt.Errorf("journal replay: %w", err)
 	}
+	// The journal's chunks went into the value log, and were read back,
+	// through its mapping: ~10 MB resident after a 20,000-record diff
+	// until the tidy loop next saw the tables change.
+	_, _ = s.ReleaseTablePages()
 	s.log.Debug("batch applied through the journal", slog.Uint64("version", version), slog.Int("changes", len(changes)))
 	return true, nil
 }
