@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"os"
 	"testing"
 	"time"
@@ -166,18 +165,8 @@ func (d *memDaemon) waitIdle(timeout time.Duration) time.Duration {
 
 // status reads the daemon's GET /api/v1/status.
 func (d *memDaemon) status() *status.Report {
-	req, err := http.NewRequest("GET", "http://"+d.statusAddr+"/api/v1/status", nil)
-	if err != nil {
-		d.b.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer mem-token")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		d.b.Fatal(err)
-	}
-	defer resp.Body.Close()
 	var r status.Report
-	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
+	if err := json.Unmarshal(d.get("/api/v1/status"), &r); err != nil {
 		d.b.Fatal(err)
 	}
 	return &r
