@@ -113,6 +113,14 @@ type Catalog struct {
 	codeTouched map[string]struct{} // while a batch is applied
 	codeAll     bool                // while a batch is applied: everyone's
 
+	// doorLog says, for the same generations, which doors' lock lists may
+	// have changed (catalog_doors.go); doorTouched and doorAll collect
+	// them while a batch is applied.
+	doorLog      []doorEvent
+	doorTouched  []uint64
+	doorAll      bool
+	doorTracking bool
+
 	// diffs are the open snapshot diffs against this catalog: a batch
 	// saves into them what it is about to change (copy on write). verify,
 	// when set, checks a batch's result before it is kept
@@ -346,6 +354,7 @@ func (c *Catalog) Supersede(old *Catalog) {
 		c.gen = old.gen + 1
 	}
 	c.codeLog = nil // its entries describe how c was built, not how it differs from old
+	c.doorLog = nil
 }
 
 func (c *Catalog) logCodes() {
@@ -576,7 +585,11 @@ func (c *Catalog) applyOps(site string, ops []Op, collect bool) ([]Change, error
 	if !collect {
 		c.codeTouched, c.codeAll = nil, true
 	}
-	defer func() { c.applying, c.undo, c.dirty, c.codeTouched = false, nil, nil, nil }()
+	c.trackDoors(collect)
+	defer func() {
+		c.applying, c.undo, c.dirty, c.codeTouched = false, nil, nil, nil
+		c.trackDoors(false)
+	}()
 	for i := range ops {
 		if err := ops[i].Validate(); err != nil {
 			c.rollback()
@@ -613,6 +626,7 @@ func (c *Catalog) applyOps(site string, ops []Op, collect bool) ([]Change, error
 	}
 	c.gen++
 	c.logCodes()
+	c.logDoors()
 	return changes, nil
 }
 

@@ -381,6 +381,7 @@ func (c *Catalog) setSite(s *Site) {
 	old := c.site
 	c.record(KindSite, "", s, func() { c.setSite(old) })
 	c.touchCodes("")
+	c.touchAllDoors()
 	c.site = s
 	c.loc = nil
 	if s != nil {
@@ -398,6 +399,14 @@ func (c *Catalog) setDoor(id string, d *Door) {
 	}
 	c.record(KindDoor, id, d, func() { c.setDoor(id, old) })
 	c.touchCodes("")
+	if n != nil {
+		c.touchDoor(n.h)
+	}
+	defer func() {
+		if n := c.doors[id]; n != nil {
+			c.touchDoor(n.h)
+		}
+	}()
 	switch {
 	case d == nil:
 		delete(c.doors, id)
@@ -423,6 +432,7 @@ func (c *Catalog) setKey(id string, k *Key) {
 	}
 	c.record(KindKey, id, k, func() { c.setKey(id, old) })
 	c.touchCodes("")
+	c.touchKeyDoors(n)
 	if k == nil {
 		delete(c.keys, id)
 		c.keyByH[n.h] = nil
@@ -448,6 +458,7 @@ func (c *Catalog) setKey(id string, k *Key) {
 	}
 	c.keys[id] = nn
 	c.keyByH[nn.h] = nn
+	c.touchKeyDoors(nn)
 }
 
 // setPerson puts or deletes a person. A person is deleted only after their
@@ -462,6 +473,7 @@ func (c *Catalog) setPerson(id string, p *Person) {
 	}
 	c.record(KindPerson, id, p, func() { c.setPerson(id, old) })
 	c.touchCodes(id)
+	c.touchPersonDoors(h) // a put or delete changes no grants: before is after
 	switch {
 	case p == nil:
 		c.peopleByID.remove(idTag(id), h)
@@ -496,6 +508,7 @@ func (c *Catalog) setGrant(id string, g *Grant) {
 	if h != none {
 		old = c.grantOf(h)
 		c.touchCodes(old.PersonID)
+		c.touchKeyDoors(c.keyByH[c.grants.recs[h].key])
 		c.unlinkGrant(c.grants.recs[h].person, h)
 		c.unlinkGrantByKey(h)
 	}
@@ -511,6 +524,7 @@ func (c *Catalog) setGrant(id string, g *Grant) {
 		return
 	}
 	c.touchCodes(g.PersonID)
+	c.touchKeyDoors(c.keys[g.KeyID])
 	var at uint32
 	if h == none {
 		h = c.grants.alloc()
@@ -585,6 +599,7 @@ func (c *Catalog) setKeycard(cardID string, k *Keycard) {
 	var old *Keycard
 	if h != none {
 		old = c.keycardOf(h)
+		c.touchPersonDoors(c.cards.recs[h].owner)
 		c.unlinkCard(c.cards.recs[h].owner, h)
 	}
 	c.record(KindKeycard, cardID, k, func() { c.setKeycard(cardID, old) })
@@ -599,6 +614,7 @@ func (c *Catalog) setKeycard(cardID string, k *Keycard) {
 		c.cardsByID.insert(idTag(cardID), h, cardHint{})
 	}
 	r := cardRec{active: k.Active, live: true, owner: c.personH(k.OwnerID), next: none}
+	c.touchPersonDoors(r.owner)
 	// Validate accepted it: lowercase hex of at most MaxCardIDBytes.
 	var id [MaxCardIDBytes]byte
 	n, _ := hex.Decode(id[:], []byte(k.CardID))
@@ -636,6 +652,12 @@ func (c *Catalog) setGuestGrant(id string, g *GuestGrant) {
 	old := c.guestGrants[id]
 	c.record(KindGuestGrant, id, g, func() { c.setGuestGrant(id, old) })
 	if old != nil {
+		c.touchKeyDoors(c.keys[old.KeyID])
+	}
+	if g != nil {
+		c.touchKeyDoors(c.keys[g.KeyID])
+	}
+	if old != nil {
 		unindex(c.guestsByHost, old.HostID, id)
 		if old.GuestID != "" {
 			unindex(c.guestsByGuest, old.GuestID, id)
@@ -665,6 +687,12 @@ func (c *Catalog) setGuestGrant(id string, g *GuestGrant) {
 func (c *Catalog) setDevice(id string, d *Device) {
 	old := c.devices[id]
 	c.record(KindDevice, id, d, func() { c.setDevice(id, old) })
+	if old != nil {
+		c.touchPersonDoors(c.personH(old.OwnerID))
+	}
+	if d != nil {
+		c.touchPersonDoors(c.personH(d.OwnerID))
+	}
 	if old != nil {
 		unindex(c.devicesByOwner, old.OwnerID, id)
 		delete(c.deviceByKey, string(old.PublicKey))

@@ -26,10 +26,11 @@ type DoorLists struct {
 
 	// cache holds a summary of each door's last computed list with the
 	// catalog it came from: computing a door's list reads every
-	// credential of the site, and the pending report, the status view and
-	// the watch ask for all doors every few seconds, mostly of an
-	// unchanged set. Whole lists are not kept: at 100,000 credentials
-	// they are hundreds of KB a door.
+	// credential that may open the door, and the pending report, the
+	// status view and the watch ask for all doors every few seconds,
+	// mostly of an unchanged set. A batch makes only the doors it touched
+	// compute again (Catalog.doorChangedSince). Whole lists are not kept:
+	// at 100,000 credentials they are hundreds of KB a door.
 	cacheMu sync.Mutex
 	cache   map[string]listSummary
 }
@@ -52,8 +53,18 @@ func (d *DoorLists) listOf(c *Catalog, door string, now time.Time, full bool) (l
 	e, ok := d.cache[door]
 	d.cacheMu.Unlock()
 	sec := ceilSeconds(now)
-	if !full && ok && e.cat == c.id && e.gen == c.Generation() && e.computedAt <= sec && sec < e.changesAt {
-		return e, nil, nil
+	if !full && ok && e.cat == c.id && e.computedAt <= sec && sec < e.changesAt {
+		if e.gen == c.gen {
+			return e, nil, nil
+		}
+		if dn := c.doors[door]; dn != nil && !c.doorChangedSince(e.gen, dn.h) {
+			// No batch since touched the door: the list is the same.
+			e.gen = c.gen
+			d.cacheMu.Lock()
+			d.cache[door] = e
+			d.cacheMu.Unlock()
+			return e, nil, nil
+		}
 	}
 	l, err := DoorListOf(c, door, now)
 	if err != nil {

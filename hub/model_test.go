@@ -15,6 +15,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -154,6 +155,7 @@ type modelRun struct {
 	ref      *refModel
 	store    *hub.MemStore
 	eng      *hub.Engine
+	lists    *hub.DoorLists // computes a door's list again only when a batch touched it
 	opts     hub.EngineOptions
 	now      time.Time
 	trusted  bool
@@ -222,6 +224,8 @@ func modelRunOne(t *rapid.T, stats *modelStats) {
 		"present_code":    m.actPresentCode,
 		"present_code_":   m.actPresentCode,
 		"wrong_codes":     m.actWrongCodes,
+		// The radio asks for the lists now and then, batches apart.
+		"door_lists": m.actDoorLists,
 		"": func(t *rapid.T) {
 			if v := m.store.Version(); v != m.version {
 				m.fatalf(t, "store at version %d, the model at %d", v, m.version)
@@ -269,6 +273,7 @@ func (m *modelRun) setup(t *rapid.T) {
 	}
 	m.store = hub.NewMemStore()
 	m.eng = hub.NewEngine(m.store, m.opts)
+	m.lists = hub.NewDoorLists(m.store, func() time.Time { return m.now })
 	m.logf("start at %s (%s), trusted=%t, margin=%s, lockout %d in %s for %s", modelT(m.now), tz,
 		m.trusted, m.ref.margin, m.ref.attempts, m.ref.window, m.ref.duration)
 
@@ -1208,6 +1213,28 @@ func (m *modelRun) actRestart(t *rapid.T) {
 	m.ref.lockouts = map[string]*refLockout{}
 	m.trusted = rapid.IntRange(0, 2).Draw(t, "trusted_after_restart") > 0
 	m.setNow(m.now, "restart")
+}
+
+// actDoorLists checks DoorLists, which computes a door's list again only
+// when a batch since its last computation touched the door (or a window
+// ended): every door's desired list must be the one computed afresh.
+func (m *modelRun) actDoorLists(t *rapid.T) {
+	got := map[string]string{}
+	for _, p := range m.lists.Pending() {
+		got[p.Door] = p.DesiredDigest
+	}
+	m.stats.add("door lists")
+	m.store.View(func(c *hub.Catalog) {
+		for _, d := range c.Doors() {
+			l, err := hub.DoorListOf(c, d.ID, m.now)
+			if err != nil {
+				m.fatalf(t, "door %s: %v", d.ID, err)
+			}
+			if want := hex.EncodeToString(l.Digest[:]); got[d.ID] != want {
+				m.fatalf(t, "door %s: DoorLists desires %s, a fresh list is %s (%d entries)", d.ID, got[d.ID], want, len(l.Entries))
+			}
+		}
+	})
 }
 
 // ---- presentations ----
