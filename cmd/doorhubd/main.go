@@ -15,8 +15,9 @@ import (
 // defaultMemoryLimit is the Go memory limit when GOMEMLIMIT is not set:
 // on a 1 GB Pi the collector should work harder rather than let the
 // heap double during a snapshot. The limit counts the Go runtime's memory;
-// the binary's ~16 MB of mapped code and Badger's mapped files come on
-// top of it in the resident size. With a 100,000-credential site (33–38
+// the binary's mapped code (2–7 MB of its 16 between the settle loop's
+// releases, releaseCodePages) and Badger's mapped files come on top of it
+// in the resident size. With a 100,000-credential site (33–38
 // MB of live heap at rest) 64 MiB keeps a snapshot under 96 MB
 // resident: with 80 MiB a typical resync peaked at 92–95 MB because the
 // heap's garbage filled the limit (docs/performance.md, "The daemon

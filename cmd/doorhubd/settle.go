@@ -136,15 +136,16 @@ func (l *memoryLimiter) observe(live uint64, cur int64) (int64, bool) {
 	return cur, false
 }
 
-// settleLoop runs settle every settleInterval until ctx ends, and asks
-// the kernel to reclaim the store's table pages that loads and
-// compactions left mapped (badgerstore.Store.ReleaseTablePages; at
-// 100,000 credentials about 6 MB after the start).
+// settleLoop runs settle every settleInterval until ctx ends, asks the
+// kernel to reclaim the store's table pages that loads and compactions
+// left mapped (badgerstore.Store.ReleaseTablePages; at 100,000
+// credentials about 6 MB after the start), and lets go of the binary's
+// code pages that are not in use (releaseCodePages: ~10 MB).
 func (m *Main) settleLoop(ctx context.Context) {
 	defer m.wg.Done()
 	t := time.NewTicker(settleInterval)
 	defer t.Stop()
-	releasePages := true
+	releasePages, releaseCode := true, true
 	limiter := memoryLimiter{fixed: envSet(m.environ, "GOMEMLIMIT")}
 	for {
 		select {
@@ -155,6 +156,12 @@ func (m *Main) settleLoop(ctx context.Context) {
 				if _, err := m.Store.ReleaseTablePages(); err != nil {
 					m.Log.Info("store table pages stay mapped", slog.Any("err", err))
 					releasePages = false
+				}
+			}
+			if releaseCode {
+				if _, err := releaseCodePages(); err != nil {
+					m.Log.Info("the binary's code pages stay mapped", slog.Any("err", err))
+					releaseCode = false
 				}
 			}
 			// Badger's pooled table buffers: garbage for settle to collect.
