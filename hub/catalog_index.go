@@ -185,6 +185,16 @@ func (c *Catalog) cardBytes(h int32) []byte {
 	return b
 }
 
+// cardIDBytes is a keycard's id as cardBytes gives it, for reading only:
+// an id that fits the record is a view of it, not a copy.
+func (c *Catalog) cardIDBytes(h int32) []byte {
+	r := &c.cards.recs[h]
+	if r.n <= cardInline {
+		return r.id[:r.n:r.n]
+	}
+	return c.cardBytes(h)
+}
+
 // cardID is a keycard's id in lowercase hex.
 func (c *Catalog) cardID(h int32) string {
 	r := &c.cards.recs[h]

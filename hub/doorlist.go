@@ -304,11 +304,33 @@ func compareEntry(a, b *ListEntry) int {
 // ended has no entry. When more credentials qualify than the door's lock
 // holds, they are kept by priority (managers, residents, staff, guests),
 // then by the soonest moment they admit (now for those valid now), then by
-// kind and id; the rest are counted in Overflow.
+// kind and id; the rest are counted in Overflow and named in
+// Overflow.LeftOut.
 //
 // It costs what the credentials that may open the door cost, not the
 // site's: only the people doorCandidates finds can have entries.
 func DoorListOf(c *Catalog, doorID string, now time.Time) (*DoorList, error) {
+	return doorListOf(c, doorID, now, true)
+}
+
+// listCand is a credential that qualifies for a door's list, before it is
+// known whether the lock has room for it: small and pointer-free, so that
+// ranking the thousands a busy door's lock cannot hold moves little and
+// allocates nothing per credential.
+type listCand struct {
+	start  int64 // its first window's start
+	prio   Priority
+	kind   EntryKind
+	person int32
+	ref    int32 // the keycard's handle, or the phone's index in devs
+	ws, nw int32 // its windows: wins[ws : ws+nw]
+}
+
+// doorListOf is DoorListOf; without leftOut the list's Overflow counts
+// what did not fit but does not name it (DoorLists needs the counts
+// only: at 100,000 credentials naming them allocated ~40 MB each time
+// all 200 lists were computed).
+func doorListOf(c *Catalog, doorID string, now time.Time, leftOut bool) (*DoorList, error) {
 	dn := c.doors[doorID]
 	if dn == nil {
 		return nil, notFound("door", doorID)
@@ -322,94 +344,103 @@ func DoorListOf(c *Catalog, doorID string, now time.Time) (*DoorList, error) {
 	next := int64(math.MaxInt64) // the first second a window of an entry ends
 	cand := c.doorCandidates(dn.h)
 	defer cand.release()
-	all := make([]ListEntry, 0, len(cand.people)) // most people have a credential or two
+	cands := make([]listCand, 0, len(cand.people))  // most people have a credential or two
+	wins := make([]ListWindow, 0, len(cand.people)) // and a window
+	var devs []*Device
 	for _, n := range cand.people {
 		p := &c.people.recs[n]
 		// admitWindows depends on the person and the credential's kind
-		// only: one call per kind, a copy of its windows per entry.
-		var ws []ListWindow
+		// only: one call per kind, its windows shared by the
+		// credentials of that kind.
 		var prio Priority
 		var ends int64
+		var at int32
 		first := true
 		for k := p.cards; k != none; k = c.cards.recs[k].next {
-			r := &c.cards.recs[k]
-			if !r.active {
+			if !c.cards.recs[k].active {
 				continue
 			}
-			var w []ListWindow
 			if first {
-				ws, prio, ends = admitWindows(c, n, doorID, CredKeycard, nowSec)
-				if len(ws) == 0 {
+				at = int32(len(wins))
+				wins, prio, ends = appendAdmitWindows(wins, c, n, doorID, CredKeycard, nowSec)
+				if len(wins) == int(at) {
 					break
 				}
 				next = min(next, ends)
-				w, first = ws, false
-			} else {
-				w = slices.Clone(ws)
+				first = false
 			}
-			id := c.cardBytes(k)
-			all = append(all, ListEntry{Kind: EntryKeycard, ID: id, Windows: w, Priority: prio, PersonID: c.personID(n)})
+			cands = append(cands, listCand{start: wins[at].Start, prio: prio, kind: EntryKeycard, person: n, ref: k, ws: at, nw: int32(len(wins)) - at})
 		}
 		for i, devID := range c.devicesByOwner[c.personID(n)] {
-			var w []ListWindow
 			if i == 0 {
-				ws, prio, ends = admitWindows(c, n, doorID, CredMobile, nowSec)
-				if len(ws) == 0 {
+				at = int32(len(wins))
+				wins, prio, ends = appendAdmitWindows(wins, c, n, doorID, CredMobile, nowSec)
+				if len(wins) == int(at) {
 					break
 				}
 				next = min(next, ends)
-				w = ws
-			} else {
-				w = slices.Clone(ws)
 			}
-			dev := c.devices[devID]
-			all = append(all, ListEntry{Kind: EntryPhone, ID: append([]byte(nil), dev.PublicKey...), Windows: w, Priority: prio, PersonID: dev.OwnerID})
+			cands = append(cands, listCand{start: wins[at].Start, prio: prio, kind: EntryPhone, person: n, ref: int32(len(devs)), ws: at, nw: int32(len(wins)) - at})
+			devs = append(devs, c.devices[devID])
 		}
-	}
-	if len(all) == 0 {
-		all = nil // no credentials: no entries (but the setting), as DoorLists and tests have always seen
 	}
 	l := &DoorList{Door: doorID, Capacity: capacity, computedAt: nowSec, changesAt: next}
-	l.Overflow.Desired = len(all)
-	if len(all) > capacity {
-		// Sort ranks, not entries: (kind, id) is unique, so the order is
-		// total and any sort gives the one result; small pointer-free
-		// ranks move without write barriers.
-		type rank struct {
-			prio  Priority
-			start int64 // when it admits: now, or its first start to come
-			i     int32
+	l.Overflow.Desired = len(cands)
+	// candID is a credential's id as the list orders it, without a copy
+	// for the usual keycard ids.
+	candID := func(x *listCand) []byte {
+		if x.kind == EntryPhone {
+			return devs[x.ref].PublicKey
 		}
-		ranks := make([]rank, len(all))
-		for i := range all {
-			e := &all[i]
-			if s := e.Windows[0].Start; s > nowSec {
+		return c.cardIDBytes(x.ref)
+	}
+	if len(cands) > capacity {
+		for i := range cands {
+			if s := cands[i].start; s > nowSec {
 				l.changesAt = min(l.changesAt, s)
 			}
-			ranks[i] = rank{prio: e.Priority, start: max(e.Windows[0].Start, nowSec), i: int32(i)}
 		}
-		slices.SortFunc(ranks, func(a, b rank) int {
+		// (kind, id) is unique, so the order is total and any sort
+		// gives the one result.
+		slices.SortFunc(cands, func(a, b listCand) int {
 			if a.prio != b.prio {
 				return cmp.Compare(a.prio, b.prio)
 			}
-			if a.start != b.start {
-				return cmp.Compare(a.start, b.start)
+			if sa, sb := max(a.start, nowSec), max(b.start, nowSec); sa != sb {
+				return cmp.Compare(sa, sb)
 			}
-			return compareEntry(&all[a.i], &all[b.i])
+			if a.kind != b.kind {
+				return cmp.Compare(a.kind, b.kind)
+			}
+			return bytes.Compare(candID(&a), candID(&b))
 		})
-		kept := make([]ListEntry, 0, capacity+1)
-		for _, r := range ranks[:capacity] {
-			kept = append(kept, all[r.i])
+		if leftOut {
+			l.Overflow.LeftOut = make([]LeftOut, 0, len(cands)-capacity)
 		}
-		l.Overflow.LeftOut = make([]LeftOut, 0, len(ranks)-capacity)
-		for _, r := range ranks[capacity:] {
-			e := &all[r.i]
-			l.Overflow.Left[e.Priority]++
-			l.Overflow.LeftOut = append(l.Overflow.LeftOut, LeftOut{Kind: e.Kind, PersonID: e.PersonID, Priority: e.Priority, id: string(e.ID)})
+		for i := capacity; i < len(cands); i++ {
+			x := &cands[i]
+			l.Overflow.Left[x.prio]++
+			if leftOut {
+				l.Overflow.LeftOut = append(l.Overflow.LeftOut, LeftOut{Kind: x.kind, PersonID: c.personID(x.person), Priority: x.prio, id: string(candID(x))})
+			}
 		}
-		all = kept
+		cands = cands[:capacity]
 	}
-	l.Overflow.Kept = len(all)
+	l.Overflow.Kept = len(cands)
+	var all []ListEntry
+	if len(cands) > 0 { // else no entries (but the setting), as DoorLists and tests have always seen
+		all = make([]ListEntry, 0, len(cands)+1)
+	}
+	for i := range cands {
+		x := &cands[i]
+		e := ListEntry{Kind: x.kind, Windows: slices.Clone(wins[x.ws : x.ws+x.nw]), Priority: x.prio, PersonID: c.personID(x.person)}
+		if x.kind == EntryPhone {
+			e.ID = append([]byte(nil), devs[x.ref].PublicKey...)
+		} else {
+			e.ID = c.cardBytes(x.ref)
+		}
+		all = append(all, e)
+	}
 	if e, ok := offlineEntry(door.Offline); ok {
 		all = append(all, e)
 	}
@@ -482,6 +513,14 @@ func (d *doorCandidates) release() {
 // ends is the first second after nowSec at which one of those windows
 // ends (math.MaxInt64: none does): the merged windows change then.
 func admitWindows(c *Catalog, n int32, doorID string, kind CredentialKind, nowSec int64) (ws []ListWindow, prio Priority, ends int64) {
+	return appendAdmitWindows(nil, c, n, doorID, kind, nowSec)
+}
+
+// appendAdmitWindows is admitWindows appending the windows to dst: a
+// door's list gathers every credential's windows in one slice.
+func appendAdmitWindows(dst []ListWindow, c *Catalog, n int32, doorID string, kind CredentialKind, nowSec int64) (out []ListWindow, prio Priority, ends int64) {
+	base := len(dst)
+	ws := dst
 	prio = PriorityGuest
 	own, resident := false, false
 	dh := c.doorH(doorID)
@@ -531,12 +570,13 @@ func admitWindows(c *Catalog, n int32, doorID string, kind CredentialKind, nowSe
 		prio = PriorityStaff
 	}
 	ends = math.MaxInt64
-	for _, w := range ws {
+	for _, w := range ws[base:] {
 		if e := endOf(w); e > nowSec && e > w.Start {
 			ends = min(ends, e)
 		}
 	}
-	return mergeWindows(ws, nowSec), prio, ends
+	merged := mergeWindows(ws[base:], nowSec) // in place
+	return ws[:base+len(merged)], prio, ends
 }
 
 const minInt64 = -1 << 63

@@ -227,6 +227,18 @@ func compareDoorLists(t *testing.T, c *Catalog, now time.Time, what string) (ent
 		if !reflect.DeepEqual(got, want) {
 			t.Fatalf("%s: door %s at %s:\ngot  %s\nwant %s", what, d.ID, now.Format(time.RFC3339Nano), describeList(got), describeList(want))
 		}
+		// DoorLists' way: the same list, what is left out counted, not named.
+		unnamed, err := doorListOf(c, d.ID, now, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if unnamed.Overflow.LeftOut != nil {
+			t.Fatalf("%s: door %s: an unnamed list names what it left out", what, d.ID)
+		}
+		unnamed.Overflow.LeftOut = want.Overflow.LeftOut
+		if !reflect.DeepEqual(unnamed, want) {
+			t.Fatalf("%s: door %s at %s, unnamed:\ngot  %s\nwant %s", what, d.ID, now.Format(time.RFC3339Nano), describeList(unnamed), describeList(want))
+		}
 		entries += got.Overflow.Desired
 		if got.Overflow.Total() > 0 {
 			overflows++

@@ -66,7 +66,7 @@ func (d *DoorLists) listOf(c *Catalog, door string, now time.Time, full bool) (l
 			return e, nil, nil
 		}
 	}
-	l, err := DoorListOf(c, door, now)
+	l, err := doorListOf(c, door, now, false) // the summary counts what is left out; no one reads its names
 	if err != nil {
 		return listSummary{}, nil, err
 	}

@@ -1220,8 +1220,9 @@ func (m *modelRun) actRestart(t *rapid.T) {
 // ended): every door's desired list must be the one computed afresh.
 func (m *modelRun) actDoorLists(t *rapid.T) {
 	got := map[string]string{}
+	overflow := map[string]int{}
 	for _, p := range m.lists.Pending() {
-		got[p.Door] = p.DesiredDigest
+		got[p.Door], overflow[p.Door] = p.DesiredDigest, p.Overflow
 	}
 	m.stats.add("door lists")
 	m.store.View(func(c *hub.Catalog) {
@@ -1232,6 +1233,9 @@ func (m *modelRun) actDoorLists(t *rapid.T) {
 			}
 			if want := hex.EncodeToString(l.Digest[:]); got[d.ID] != want {
 				m.fatalf(t, "door %s: DoorLists desires %s, a fresh list is %s (%d entries)", d.ID, got[d.ID], want, len(l.Entries))
+			}
+			if overflow[d.ID] != l.Overflow.Total() {
+				m.fatalf(t, "door %s: DoorLists reports %d left out, a fresh list %d", d.ID, overflow[d.ID], l.Overflow.Total())
 			}
 		}
 	})
